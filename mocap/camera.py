@@ -1,0 +1,74 @@
+"""Camera stage: intrinsics, and placing a body in the camera frame from 2D/3D evidence.
+
+Camera frame is OpenCV's: x right, y down, z forward, metres; pixels have
+(0, 0) at the top-left corner of the top-left pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .motion import Camera, opencv_to_yup
+
+# Used when the user gives no focal length and the file carries none: a typical
+# phone / webcam main camera, measured across the longer image side.
+DEFAULT_FOV_DEG = 60.0
+
+
+def intrinsics_from_fov(width: int, height: int, fov_deg: float = DEFAULT_FOV_DEG) -> np.ndarray:
+    """(3, 3) K with a centred principal point; ``fov_deg`` spans the longer image side."""
+    f = 0.5 * max(width, height) / np.tan(np.radians(fov_deg) / 2)
+    return np.array([[f, 0, width / 2], [0, f, height / 2], [0, 0, 1.0]])
+
+
+def default_camera(width: int, height: int, fov_deg: float | None = None, focal_px: float | None = None) -> Camera:
+    """A static level camera: K from a focal length in pixels, or a field of view."""
+    if focal_px is not None:
+        K = np.array([[focal_px, 0, width / 2], [0, focal_px, height / 2], [0, 0, 1.0]])
+    else:
+        K = intrinsics_from_fov(width, height, DEFAULT_FOV_DEG if fov_deg is None else fov_deg)
+    return Camera(K=K, image_size=(width, height), world_from_camera=opencv_to_yup())
+
+
+def solve_translation(points: np.ndarray, pixels: np.ndarray, weights: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Translation putting metric 3D points onto their 2D observations (linear least squares).
+
+    Solves, per frame, ``t`` minimising the algebraic reprojection error of
+    ``points + t`` under ``K`` — exact for noise-free data, and the usual start for
+    a non-linear refinement.
+
+    Args:
+        points: (T, N, 3) points in camera orientation, metres, relative to an origin on the body.
+        pixels: (T, N, 2) observed pixel positions.
+        weights: (T, N) non-negative weights (e.g. landmark visibility).
+        K: (3, 3) intrinsics.
+    Returns:
+        (T, 3) translation of the body origin in the camera frame, metres
+        (NaN for frames with fewer than two weighted points).
+    """
+    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
+    X, Y, Z = points[..., 0], points[..., 1], points[..., 2]
+    du, dv = cx - pixels[..., 0], cy - pixels[..., 1]
+    T, N = X.shape
+    zeros = np.zeros_like(X)
+    # u = fx (X+tx)/(Z+tz) + cx  ->  fx tx + (cx-u) tz = -fx X - (cx-u) Z   (same for v)
+    A = np.concatenate([
+        np.stack([np.full_like(X, fx), zeros, du], axis=-1),
+        np.stack([zeros, np.full_like(X, fy), dv], axis=-1),
+    ], axis=1)  # (T, 2N, 3)
+    b = np.concatenate([-fx * X - du * Z, -fy * Y - dv * Z], axis=1)  # (T, 2N)
+    w = np.sqrt(np.concatenate([weights, weights], axis=1))
+    A, b = A * w[..., None], b * w
+    out = np.full((T, 3), np.nan)
+    ok = (weights > 0).sum(axis=1) >= 2
+    if ok.any():
+        AtA = np.einsum("tni,tnj->tij", A[ok], A[ok])
+        Atb = np.einsum("tni,tn->ti", A[ok], b[ok])
+        out[ok] = np.linalg.solve(AtA, Atb[..., None])[..., 0]
+    return out
+
+
+def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(..., 2) pixel positions of (..., 3) camera-frame points."""
+    p = points @ K.T
+    return p[..., :2] / p[..., 2:3]

@@ -1,0 +1,121 @@
+"""The ``mocap`` command line: one verb per job, sensible defaults, every option overridable.
+
+Errors a user can fix print one line on stderr and exit with a documented code
+(see ``mocap.errors``); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import traceback
+
+import click
+
+from . import __version__
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MocapError
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT: unwinds like KeyboardInterrupt so atomic writers clean up."""
+
+
+def _on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="mocap")
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+def cli(debug):
+    """Turn ordinary video of people into skeletal animation (FBX, BVH, NPZ).
+
+    \b
+    Typical use:
+      mocap run video.mp4 --out anim.fbx
+    """
+
+
+@cli.command("run")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Output file; the format follows the extension: .fbx (Blender FBX), .bvh "
+                   "(centimetres, Y-up), .npz (AMASS-style). Default: VIDEO's name with .fbx, "
+                   "in the current folder.")
+@click.option("--backend", type=click.Choice(["mediapipe"]), default="mediapipe", show_default=True,
+              help="Body estimator. mediapipe: MediaPipe Pose, runs offline on a CPU.")
+@click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
+              help="Camera field of view in degrees across the longer image side "
+                   "[default: 60].")
+@click.option("--focal", type=click.FloatRange(1.0, None), default=None,
+              help="Camera focal length in pixels (overrides --fov).")
+@click.option("--start", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
+              help="Start time in seconds.")
+@click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
+              help="End time in seconds [default: end of video].")
+@click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
+              default="auto", show_default=True,
+              help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
+                   'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
+def run_cmd(video, out, backend, fov, focal, start, end, progress_kind):
+    """Capture the person in VIDEO and write their animation to --out.
+
+    The animation has the video's frame rate; the skeleton is SMPL's 24 joints.
+    """
+    from pathlib import Path
+
+    from .pipeline import RunOptions, run
+    from .progress import make_progress
+
+    if end is not None and end <= start:
+        raise click.BadParameter(f"--end ({end:g}) must be after --start ({start:g})", param_hint="--end")
+    out = out or Path(video).with_suffix(".fbx").name
+    progress = make_progress(progress_kind)
+    try:
+        result = run(video, out, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end), progress)
+    finally:
+        progress.close()
+    outputs = [str(p) for p in result.outputs]
+    if progress_kind == "json":
+        click.echo(json.dumps({"stage": "done", "outputs": outputs, "frames": result.frames,
+                               "people": result.people, "fps": result.fps}))
+    else:
+        click.echo(f"wrote {', '.join(outputs)} ({result.frames} frames at {result.fps:g} fps, "
+                   f"{result.people} {'person' if result.people == 1 else 'people'})", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: runs the CLI and turns errors into one line + exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        cli.main(args=args, prog_name="mocap", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
+        print("mocap: interrupted; no output written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except MocapError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"mocap: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # a bug: say so in one line, with the way to see more
+        if debug:
+            traceback.print_exc()
+        print(f"mocap: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""MediaPipe Pose (BlazePose, legacy ``mp.solutions.pose`` API) as a body estimator.
+
+mediapipe 0.10.21's wheel ships ``pose_detection.tflite`` and
+``pose_landmark_full.tflite``, so ``model_complexity=1`` runs offline (0 and 2
+download their model at run time). BlazePose gives 33 landmarks: image
+positions and metric "world" positions centred between the hips, in camera
+orientation (x right, y down, z away from the camera). They become SMPL-24
+joint rotations by inverse kinematics onto our skeleton: each joint's global
+frame is fitted to a primary bone direction plus a secondary direction that
+fixes the twist, then made local.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from ..camera import solve_translation
+from ..rotations import align_axes, blend, normalize, swing
+from ..skeleton import JOINT, Skeleton
+from . import Estimates
+
+# BlazePose landmark indices.
+NOSE, L_EAR, R_EAR = 0, 7, 8
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
+L_PINKY, R_PINKY, L_INDEX, R_INDEX = 17, 18, 19, 20
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+L_HEEL, R_HEEL, L_TOE, R_TOE = 29, 30, 31, 32
+NUM_LANDMARKS = 33
+BODY = slice(11, 33)  # shoulders down: the landmarks that carry the body's pose
+
+_UP = np.array([0.0, 1.0, 0.0])
+_FORWARD = np.array([0.0, 0.0, 1.0])
+# Rest direction from the mid-point of the ears to the nose: forward, slightly down.
+_NOSE_FROM_EARS = normalize(np.array([0.0, -0.25, 1.0]))
+
+
+class MediaPipePose:
+    """BlazePose full (model_complexity=1) in video mode, one person per image."""
+
+    name = "mediapipe"
+
+    def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5):
+        os.environ.setdefault("GLOG_minloglevel", "2")  # keep TFLite's log lines off the terminal
+        import mediapipe as mp
+
+        self.skeleton = skeleton
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=False,
+            model_complexity=1,
+            smooth_landmarks=True,
+            enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=0.5,
+        )
+
+    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Landmarks of the person in one image.
+
+        Args:
+            image: (H, W, 3) uint8 RGB.
+        Returns:
+            world (33, 3) metres in camera orientation centred between the hips, and
+            image (33, 3) pixel x, pixel y, visibility; or None when nobody is found.
+        """
+        result = self._pose.process(image)
+        if result.pose_world_landmarks is None or result.pose_landmarks is None:
+            return None
+        h, w = image.shape[:2]
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        img = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])
+        return world, img
+
+    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray) -> Estimates:
+        n = len(images)
+        world = np.zeros((n, NUM_LANDMARKS, 3))
+        pixels = np.zeros((n, NUM_LANDMARKS, 3))
+        found = np.zeros(n, dtype=bool)
+        for i, image in enumerate(images):
+            seen = self.detect(image)
+            if seen is not None:
+                world[i], pixels[i] = seen
+                found[i] = True
+        return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)
+
+    def close(self) -> None:
+        self._pose.close()
+
+
+def landmarks_to_estimates(
+    times: np.ndarray,
+    world: np.ndarray,
+    pixels: np.ndarray,
+    found: np.ndarray,
+    K: np.ndarray,
+    skeleton: Skeleton,
+) -> Estimates:
+    """BlazePose landmarks → SMPL-24 local rotations and root position in the camera frame.
+
+    Args:
+        times: (T,) seconds.
+        world: (T, 33, 3) metric landmarks in camera orientation, centred between the hips.
+        pixels: (T, 33, 3) pixel x, pixel y, visibility.
+        found: (T,) bool, frames where the person was detected.
+        K: (3, 3) intrinsics.
+        skeleton: the SMPL-24 rig the rotations are for.
+    """
+    T = len(times)
+    J = skeleton.num_joints
+    rotations = np.tile(np.eye(3), (T, J, 1, 1))
+    root = np.full((T, 3), np.nan)
+    confidence = np.zeros(T)
+    if found.any():
+        glob = global_rotations_from_landmarks(world[found], skeleton)
+        rotations[found] = local_from_global(glob, skeleton.parents)
+        mid_hip = 0.5 * (world[found, L_HIP] + world[found, R_HIP])
+        body = world[found] - mid_hip[:, None]
+        vis = np.clip(pixels[found, :, 2], 0.0, 1.0)
+        hips_cam = solve_translation(body, pixels[found, :, :2], vis, K)
+        # Our pelvis joint sits above the hip joints by the rest offset that joins them.
+        offs = skeleton.rest_offsets
+        pelvis_from_hips = -0.5 * (offs[JOINT["left_hip"]] + offs[JOINT["right_hip"]])
+        root[found] = hips_cam + glob[:, 0] @ pelvis_from_hips
+        confidence[found] = vis[:, BODY].mean(axis=1)
+    return Estimates(times, rotations, root, confidence, pixels, np.zeros(10))
+
+
+def local_from_global(glob: np.ndarray, parents) -> np.ndarray:
+    """(T, J, 3, 3) local rotations from (T, J, 3, 3) global ones."""
+    local = glob.copy()
+    for j, p in enumerate(parents):
+        if p >= 0:
+            local[:, j] = np.swapaxes(glob[:, p], -1, -2) @ glob[:, j]
+    return local
+
+
+def _bend_weight(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(T, 1) trust in the plane of two bones: 0 when straight (< 15°), 1 when bent > 45°."""
+    angle = np.degrees(np.arccos(np.clip(np.sum(normalize(u) * normalize(v), -1, keepdims=True), -1, 1)))
+    return np.clip((angle - 15.0) / 30.0, 0.0, 1.0)
+
+
+def _perp(v: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Unit component of (T, 3) ``v`` perpendicular to (T, 3) ``axis``."""
+    a = normalize(axis)
+    return normalize(v - np.sum(v * a, axis=-1, keepdims=True) * a)
+
+
+def _child_swing(parent: np.ndarray, rest_bone: np.ndarray, bone: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) global frame of a hinge-like joint: the parent's frame turned by the
+    smallest rotation that lays the rest bone onto the observed (T, 3) ``bone`` (no twist)."""
+    return swing(parent @ rest_bone, bone) @ parent
+
+
+def global_rotations_from_landmarks(lm: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Fit every SMPL-24 joint's global frame to BlazePose world landmarks.
+
+    Twist comes from the landmarks where they define it: pelvis and chest from
+    hips and shoulders, head from ears and nose, feet from heel and toe, hands
+    from index and pinky, thighs and upper arms from the knee/elbow bend (or,
+    when the limb is straight, from the foot/hand direction).
+
+    Args:
+        lm: (T, 33, 3) landmarks, any right-handed frame (the result is in that frame).
+        skeleton: SMPL-24 rig; its rest pose defines the rest directions.
+    Returns:
+        (T, 24, 3, 3) global joint rotations (rest frame → landmark frame).
+    """
+    P = skeleton.rest_positions()
+    rest = lambda a, b: P[JOINT[b]] - P[JOINT[a]]  # noqa: E731
+    T = len(lm)
+    G = np.tile(np.eye(3), (T, skeleton.num_joints, 1, 1))
+    mid_hip = 0.5 * (lm[:, L_HIP] + lm[:, R_HIP])
+    mid_shoulder = 0.5 * (lm[:, L_SHOULDER] + lm[:, R_SHOULDER])
+    spine_up = mid_shoulder - mid_hip
+
+    rest_up = 0.5 * (P[JOINT["left_shoulder"]] + P[JOINT["right_shoulder"]]
+                     - P[JOINT["left_hip"]] - P[JOINT["right_hip"]])
+    pelvis = align_axes(lm[:, L_HIP] - lm[:, R_HIP], spine_up, rest("right_hip", "left_hip"), rest_up)
+    chest = align_axes(lm[:, L_SHOULDER] - lm[:, R_SHOULDER], spine_up,
+                       rest("right_shoulder", "left_shoulder"), rest_up)
+    G[:, JOINT["pelvis"]] = pelvis
+    G[:, JOINT["spine1"]] = blend(pelvis, chest, 1 / 3)
+    G[:, JOINT["spine2"]] = blend(pelvis, chest, 2 / 3)
+    G[:, JOINT["spine3"]] = chest
+    G[:, JOINT["left_collar"]] = chest
+    G[:, JOINT["right_collar"]] = chest
+
+    mid_ear = 0.5 * (lm[:, L_EAR] + lm[:, R_EAR])
+    head = align_axes(lm[:, L_EAR] - lm[:, R_EAR], lm[:, NOSE] - mid_ear, [1.0, 0, 0], _NOSE_FROM_EARS)
+    G[:, JOINT["neck"]] = blend(chest, head, 0.5)
+    G[:, JOINT["head"]] = head
+
+    for side, (sh, el, wr, pinky, index) in {
+        "left": (L_SHOULDER, L_ELBOW, L_WRIST, L_PINKY, L_INDEX),
+        "right": (R_SHOULDER, R_ELBOW, R_WRIST, R_PINKY, R_INDEX),
+    }.items():
+        upper, fore = lm[:, el] - lm[:, sh], lm[:, wr] - lm[:, el]
+        palm = lm[:, index] - lm[:, pinky]  # thumb-side across the hand: +Z in the palm-down T-pose
+        # Elbow flexion moves the forearm towards +Z in the rest pose; a straight arm
+        # has no bend plane, so its twist follows the hand instead.
+        w = _bend_weight(upper, fore)
+        ref = w * _perp(fore, upper) + (1 - w) * _perp(palm, upper)
+        shoulder = align_axes(upper, ref, rest(f"{side}_shoulder", f"{side}_elbow"), _FORWARD)
+        G[:, JOINT[f"{side}_shoulder"]] = shoulder
+        G[:, JOINT[f"{side}_elbow"]] = _child_swing(shoulder, rest(f"{side}_elbow", f"{side}_wrist"), fore)
+        hand_dir = 0.5 * (lm[:, index] + lm[:, pinky]) - lm[:, wr]
+        wrist = align_axes(hand_dir, palm, rest(f"{side}_wrist", f"{side}_hand"), _FORWARD)
+        G[:, JOINT[f"{side}_wrist"]] = wrist
+        G[:, JOINT[f"{side}_hand"]] = wrist
+
+    for side, (hip, knee, ankle, heel, toe) in {
+        "left": (L_HIP, L_KNEE, L_ANKLE, L_HEEL, L_TOE),
+        "right": (R_HIP, R_KNEE, R_ANKLE, R_HEEL, R_TOE),
+    }.items():
+        thigh, shin = lm[:, knee] - lm[:, hip], lm[:, ankle] - lm[:, knee]
+        foot = lm[:, toe] - lm[:, heel]
+        # The knee points +Z in the rest pose: opposite to where a bending shin goes.
+        w = _bend_weight(thigh, shin)
+        ref = w * -_perp(shin, thigh) + (1 - w) * _perp(foot, thigh)
+        upper_leg = align_axes(thigh, ref, rest(f"{side}_hip", f"{side}_knee"), _FORWARD)
+        G[:, JOINT[f"{side}_hip"]] = upper_leg
+        G[:, JOINT[f"{side}_knee"]] = _child_swing(upper_leg, rest(f"{side}_knee", f"{side}_ankle"), shin)
+        # Heel→toe is +Z (sole flat) in the rest pose. Nothing observes the foot's roll
+        # about that line, so the foot takes the shin's twist.
+        ankle_frame = _child_swing(G[:, JOINT[f"{side}_knee"]], _FORWARD, foot)
+        G[:, JOINT[f"{side}_ankle"]] = ankle_frame
+        G[:, JOINT[f"{side}_foot"]] = ankle_frame
+    return G

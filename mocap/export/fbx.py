@@ -1,0 +1,278 @@
+"""FBX export through Blender (``bpy``): one armature and one action per person.
+
+Axes and units:
+
+- Our engine is Y-up metres; Blender is Z-up metres. The change of basis ``C``
+  maps (x, y, z) -> (x, -z, y) (+90° about X), so a person facing +Z (our rest
+  facing) faces -Y in Blender, Blender's "front".
+- Each armature keeps its bone data in our Y-up frame and carries ``C`` as its
+  object rotation: in Blender the person stands upright (bone heads at
+  ``C @ rest_position``), and because Blender's FBX exporter turns Z-up into
+  FBX's Y-up by applying ``C^T`` to root objects (``axis_up="Y",
+  axis_forward="-Z"``), the two cancel: the file's armature node has an
+  identity transform and bones in plain Y-up coordinates, as game engines
+  expect. (Building the bones in Z-up armature space instead leaves a -90° X
+  rotation on the armature node of every exported file.) Blender's importer
+  puts the +90° X back on the armature object, as for any Y-up FBX.
+- Lengths are metres with ``UnitScaleFactor = 100`` (cm per file unit)
+  (``apply_scale_options="FBX_SCALE_UNITS"``): FBX-SDK apps (Maya, Unreal,
+  MotionBuilder), Unity and Blender read that as metres, and no node carries a
+  x100 scale (``FBX_SCALE_NONE`` would write centimetres by scaling the
+  armature node by 100).
+
+Rotations: our local rotation ``R_j`` is expressed in a world-aligned rest
+frame (every joint's rest orientation is the identity). A Blender bone has a
+rest orientation ``A_j`` in armature space (from its head/tail/roll); let ``W``
+map our frame to armature space (here ``W = I``; ``W = C`` for Z-up bone data).
+Pose matrices compose as ``M_j = M_parent @ (A_parent^T A_j) @ B_j``. Asking
+that the posed bone frame equals the rest frame turned by our global rotation,
+``M_j = W G_j W^T A_j`` with ``G_j = G_parent R_j``, gives::
+
+    B_j = A_j^T · W R_j W^T · A_j
+
+The root bone also gets location keys, in its rest frame:
+``loc = A_root^T W (t - rest_root)``.
+
+Timing: key k goes at Blender frame ``round(times[k] * fps)``. Blender's FBX
+exporter writes frame f at FBX time ``f / fps``, so FBX time equals video time
+and several people stay aligned with the video in every app; Blender's FBX
+importer adds its default one-frame offset (``anim_offset=1``) and puts key k
+at frame ``1 + round(times[k] * fps)``, i.e. video start on frame 1. The frame
+range spans the earliest to the latest key of anyone.
+
+``bpy`` is imported inside the functions so that ``import mocap`` stays light.
+Writing an FBX resets Blender's in-memory session (factory settings); this is
+refused inside an interactive Blender, where it would discard the user's work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..errors import OutputError
+from ..fileio import atomic_output
+from ..motion import Motion, Scene
+from .bvh import end_site_offset
+
+# Our Y-up world -> Blender's Z-up world: (x, y, z) -> (x, -z, y).
+C_YUP_TO_ZUP = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+
+# Exporter settings that matter (every other option is left at its default):
+FBX_EXPORT_OPTIONS = dict(
+    use_selection=False,
+    object_types={"ARMATURE"},
+    # FBX's usual Y-up frame; the exporter converts from Blender's Z-up.
+    axis_forward="-Z",
+    axis_up="Y",
+    # Metres with UnitScaleFactor 100, no x100 scale on the armature node.
+    global_scale=1.0,
+    apply_unit_scale=True,
+    apply_scale_options="FBX_SCALE_UNITS",
+    # Keep Blender's bone axes so a Blender re-import is exact.
+    primary_bone_axis="Y",
+    secondary_bone_axis="X",
+    armature_nodetype="NULL",
+    # No extra "_end" bones at the leaves: the skeleton stays SMPL-24.
+    add_leaf_bones=False,
+    use_armature_deform_only=False,
+    bake_anim=True,
+    bake_anim_use_all_bones=True,
+    # One take for the whole scene (all people on one timeline), not one per action.
+    bake_anim_use_nla_strips=False,
+    bake_anim_use_all_actions=False,
+    bake_anim_force_startend_keying=True,
+    bake_anim_step=1.0,
+    # The default (1.0) drops keys it deems redundant: lossy. Keep every frame.
+    bake_anim_simplify_factor=0.0,
+    use_custom_props=False,
+    use_metadata=True,
+)
+
+_INTERP_LINEAR = 1  # enum index of 'LINEAR' in FCurve keyframe interpolation
+
+
+def write_fbx(scene: Scene, path: str | Path) -> Path:
+    """Write every person of ``scene`` to one FBX file, atomically.
+
+    Each person becomes an armature object ``person<ID>`` whose bones carry the
+    skeleton's joint names, animated by one action.
+
+    Args:
+        scene: motions (all at the same fps) with rotations (T, J, 3, 3),
+            translation (T, 3) and times (T,).
+        path: output file (``.fbx``).
+
+    Returns:
+        the written path.
+    """
+    import bpy
+
+    if not bpy.app.background:
+        raise OutputError("FBX export resets Blender's session; run it from the command line, not inside Blender")
+    if not scene.motions:
+        raise OutputError("nothing to export: the scene has no motions")
+    fps = _common_fps(scene)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        bpy.ops.wm.read_factory_settings(use_empty=True)
+        bl_scene = bpy.context.scene
+        _set_scene_fps(bl_scene, fps)
+        first, last = [], []
+        for tid in sorted(scene.motions):
+            frames = _build_person(bl_scene, f"person{tid}", scene.motions[tid])
+            first.append(frames[0])
+            last.append(frames[-1])
+        bl_scene.frame_start, bl_scene.frame_end = min(first), max(last)
+        bl_scene.frame_set(bl_scene.frame_start)
+        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints progress
+            result = bpy.ops.export_scene.fbx(filepath=str(tmp), **FBX_EXPORT_OPTIONS)
+        if "FINISHED" not in result:
+            raise OutputError(f"{path}: Blender's FBX exporter failed ({', '.join(result)})")
+    return path
+
+
+def key_frames(times: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) integer Blender frame of each key in the writing scene: ``round(times * fps)``
+    (FBX time = frame / fps = video time)."""
+    return np.rint(np.asarray(times) * fps).astype(np.int64)
+
+
+def bone_basis_rotations(rotations: np.ndarray, bone_rest: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
+    """Blender pose-bone basis rotations for our local rotations.
+
+    Args:
+        rotations: (T, J, 3, 3) our local rotations (world-aligned rest frames, Y-up).
+        bone_rest: (J, 3, 3) each bone's rest orientation ``A_j`` in armature space.
+        W: (3, 3) our frame -> armature space (identity when None; ``C_YUP_TO_ZUP``
+            for bone data built in Z-up).
+
+    Returns:
+        (T, J, 3, 3) ``B = A^T W R W^T A``.
+    """
+    A = np.asarray(bone_rest)[None]
+    W = np.eye(3) if W is None else np.asarray(W)
+    return np.swapaxes(A, -1, -2) @ (W @ rotations @ W.T) @ A
+
+
+def continuous_quaternions(matrices: np.ndarray) -> np.ndarray:
+    """(T, J, 4) Blender-order (w, x, y, z) quaternions from (T, J, 3, 3) matrices,
+    sign-flipped per joint so consecutive frames lie in the same hemisphere
+    (q and -q are the same rotation, but interpolating between them is not)."""
+    T, J = matrices.shape[:2]
+    xyzw = Rotation.from_matrix(matrices.reshape(-1, 3, 3)).as_quat().reshape(T, J, 4)
+    q = np.concatenate([xyzw[..., 3:], xyzw[..., :3]], axis=-1)
+    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0  # (T-1, J)
+    sign = np.concatenate([np.ones((1, J)), np.cumprod(np.where(flips, -1.0, 1.0), axis=0)])
+    return q * sign[..., None]
+
+
+def _common_fps(scene: Scene) -> float:
+    rates = {float(m.fps) for m in scene.motions.values()}
+    if len(rates) != 1:
+        raise OutputError(f"people have different frame rates ({sorted(rates)}); one FBX timeline needs one")
+    fps = rates.pop()
+    if not np.isfinite(fps) or fps <= 0:
+        raise OutputError(f"frame rate must be positive, got {fps}")
+    return fps
+
+
+def _set_scene_fps(bl_scene, fps: float) -> None:
+    # Blender stores the rate as an integer over a float base: 29.97 = 30 / 1.001.
+    bl_scene.render.fps = max(1, int(round(fps)))
+    bl_scene.render.fps_base = bl_scene.render.fps / fps
+
+
+def _build_person(bl_scene, name: str, motion: Motion) -> np.ndarray:
+    """Add one armature object animated by ``motion``; return its (T,) key frames."""
+    import bpy
+
+    sk = motion.skeleton
+    heads = sk.rest_positions()  # (J, 3) armature space = our Y-up frame
+    tails = heads + _tail_offsets(sk)
+
+    arm = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, arm)
+    obj.rotation_mode = "QUATERNION"
+    obj.rotation_quaternion = Rotation.from_matrix(C_YUP_TO_ZUP).as_quat()[[3, 0, 1, 2]]  # Y-up data, Z-up world
+    bl_scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    bones = []
+    for j, joint in enumerate(sk.names):
+        eb = arm.edit_bones.new(joint)
+        eb.head, eb.tail, eb.roll = heads[j], tails[j], 0.0
+        eb.use_connect = False  # bone heads are the joints; tails only orient the bones
+        if sk.parents[j] >= 0:
+            eb.parent = bones[sk.parents[j]]
+        bones.append(eb)
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+    # Rest orientations as Blender computed them from head, tail and roll.
+    A = np.array([np.array(arm.bones[joint].matrix_local)[:3, :3] for joint in sk.names])  # (J, 3, 3)
+    quats = continuous_quaternions(bone_basis_rotations(motion.rotations, A))  # (T, J, 4)
+    root_loc = (motion.translation - sk.rest_offsets[0]) @ A[0]  # (T, 3) rows of A0^T (t - rest)
+
+    frames = key_frames(motion.times, motion.fps)
+    if np.any(np.diff(frames) < 0):
+        raise OutputError(f"{name}: frame times are not increasing")
+    # Times closer than a frame apart round to the same frame: keep the first (one key per frame).
+    keep = np.concatenate([[True], np.diff(frames) > 0])
+    frames, quats, root_loc = frames[keep], quats[keep], root_loc[keep]
+
+    action = bpy.data.actions.new(f"{name}_action")
+    # Blender 5 actions are layered: F-curves live in a channelbag of a keyframe
+    # strip on a layer, one channelbag per slot (the slot binds them to an ID).
+    slot = action.slots.new(id_type="OBJECT", name=name)
+    layer = action.layers.new("Layer")
+    strip = layer.strips.new(type="KEYFRAME")
+    channelbag = strip.channelbag(slot, ensure=True)
+    for j, joint in enumerate(sk.names):
+        pb = obj.pose.bones[joint]
+        pb.rotation_mode = "QUATERNION"
+        path = f'pose.bones["{joint}"]'
+        for i in range(4):
+            _add_curve(channelbag, f"{path}.rotation_quaternion", i, joint, frames, quats[:, j, i])
+        if j == 0:
+            for i in range(3):
+                _add_curve(channelbag, f"{path}.location", i, joint, frames, root_loc[:, i])
+    obj.animation_data_create()
+    obj.animation_data.action = action
+    obj.animation_data.action_slot = slot
+    return frames
+
+
+def _tail_offsets(sk) -> np.ndarray:
+    """(J, 3) bone tail minus head, metres, Y-up: towards the child that continues
+    the incoming bone (the root: the child most nearly straight up), or the end
+    site for leaves. At least 1 cm long: Blender drops zero-length bones."""
+    out = np.empty((sk.num_joints, 3))
+    for j in range(sk.num_joints):
+        kids = sk.children(j)
+        if not kids:
+            v = end_site_offset(sk, j)
+        else:
+            p = sk.parents[j]
+            ref = sk.rest_offsets[j] if p >= 0 else np.array([0.0, 1.0, 0.0])
+            ref = ref / max(np.linalg.norm(ref), 1e-12)
+            dirs = [sk.rest_offsets[c] / max(np.linalg.norm(sk.rest_offsets[c]), 1e-12) for c in kids]
+            v = sk.rest_offsets[kids[int(np.argmax([d @ ref for d in dirs]))]]
+        n = np.linalg.norm(v)
+        out[j] = v if n >= 0.01 else (v / n * 0.01 if n > 0 else [0.0, 0.01, 0.0])
+    return out
+
+
+def _add_curve(channelbag, data_path: str, index: int, group: str, frames: np.ndarray, values: np.ndarray) -> None:
+    """One F-curve with all keys set in bulk (no per-key Python loop), linear interpolation."""
+    fc = channelbag.fcurves.new(data_path, index=index, group_name=group)
+    n = len(frames)
+    fc.keyframe_points.add(n)
+    co = np.empty(2 * n, dtype=np.float32)
+    co[0::2], co[1::2] = frames, values
+    fc.keyframe_points.foreach_set("co", co)
+    fc.keyframe_points.foreach_set("interpolation", np.full(n, _INTERP_LINEAR, dtype=np.int32))
+    fc.update()

@@ -1,0 +1,144 @@
+"""The SMPL-24 skeleton: joint names, hierarchy, rest offsets, forward kinematics.
+
+Conventions: metres, Y-up, the body faces +Z in the rest pose and its left side
+is +X (SMPL's own convention). Rest pose is a T-pose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SMPL_JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
+    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
+    "neck", "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
+    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
+)  # fmt: skip
+
+SMPL_PARENTS: tuple[int, ...] = (
+    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+)  # fmt: skip
+
+NUM_JOINTS = 24
+JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
+
+# A licence-clean neutral rest skeleton (our own anthropometric estimates for a
+# ~1.72 m adult, not derived from SMPL data). Row j is joint j's offset from its
+# parent in the rest T-pose; row 0 is the pelvis position above the floor point
+# between the feet, so the armature's origin sits on the ground.
+_NEUTRAL_REST_OFFSETS = np.array([
+    [0.000, 0.950, 0.000],   # pelvis
+    [0.090, -0.080, 0.000],  # left_hip
+    [-0.090, -0.080, 0.000], # right_hip
+    [0.000, 0.110, -0.020],  # spine1
+    [0.010, -0.400, 0.000],  # left_knee
+    [-0.010, -0.400, 0.000], # right_knee
+    [0.000, 0.130, 0.000],   # spine2
+    [0.000, -0.410, -0.030], # left_ankle
+    [0.000, -0.410, -0.030], # right_ankle
+    [0.000, 0.060, 0.020],   # spine3
+    [0.000, -0.050, 0.130],  # left_foot
+    [0.000, -0.050, 0.130],  # right_foot
+    [0.000, 0.200, -0.020],  # neck
+    [0.070, 0.110, -0.010],  # left_collar
+    [-0.070, 0.110, -0.010], # right_collar
+    [0.000, 0.090, 0.040],   # head
+    [0.110, 0.030, -0.010],  # left_shoulder
+    [-0.110, 0.030, -0.010], # right_shoulder
+    [0.270, 0.000, 0.000],   # left_elbow
+    [-0.270, 0.000, 0.000],  # right_elbow
+    [0.250, 0.000, 0.000],   # left_wrist
+    [-0.250, 0.000, 0.000],  # right_wrist
+    [0.090, 0.000, 0.000],   # left_hand
+    [-0.090, 0.000, 0.000],  # right_hand
+])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A joint hierarchy with rest offsets.
+
+    Attributes:
+        names: (J,) joint names.
+        parents: (J,) parent index per joint, -1 for the root; parents precede children.
+        rest_offsets: (J, 3) offset of each joint from its parent in the rest pose,
+            metres; row 0 is the root's rest position in the model frame.
+    """
+
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    rest_offsets: np.ndarray
+
+    def __post_init__(self):
+        offsets = np.asarray(self.rest_offsets, dtype=np.float64)
+        if offsets.shape != (len(self.names), 3) or len(self.parents) != len(self.names):
+            raise ValueError("skeleton names, parents and rest_offsets disagree in length")
+        if any(p >= j for j, p in enumerate(self.parents)):
+            raise ValueError("skeleton parents must precede their children")
+        object.__setattr__(self, "rest_offsets", offsets)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.names)
+
+    def rest_positions(self) -> np.ndarray:
+        """(J, 3) joint positions in the rest pose, model frame."""
+        return rest_positions(self.parents, self.rest_offsets)
+
+    def children(self, j: int) -> list[int]:
+        return [c for c, p in enumerate(self.parents) if p == j]
+
+
+def neutral_skeleton() -> Skeleton:
+    """The built-in SMPL-24 rest skeleton used when no SMPL body model is given."""
+    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, _NEUTRAL_REST_OFFSETS.copy())
+
+
+def skeleton_for_body(betas: np.ndarray | None = None, body_model=None) -> Skeleton:
+    """The skeleton that rotations drive: shaped SMPL when a body model is given.
+
+    Args:
+        betas: (10,) SMPL shape coefficients (ignored without a body model).
+        body_model: an SMPL body model (not supported yet: the neutral skeleton is used).
+    """
+    if body_model is None:
+        return neutral_skeleton()
+    raise NotImplementedError("shaped SMPL skeletons need an SMPL model file (coming with the hmr2 backend)")
+
+
+def rest_positions(parents, rest_offsets: np.ndarray) -> np.ndarray:
+    """(J, 3) rest-pose joint positions from (J,) parents and (J, 3) offsets."""
+    pos = np.zeros_like(np.asarray(rest_offsets, dtype=np.float64))
+    for j, p in enumerate(parents):
+        pos[j] = rest_offsets[j] if p < 0 else pos[p] + rest_offsets[j]
+    return pos
+
+
+def forward_kinematics(
+    rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, np.ndarray]:
+    """World joint positions and orientations.
+
+    Args:
+        rotations: (T, J, 3, 3) local joint rotations (joint frame relative to parent).
+        translation: (T, 3) world position of the root joint, metres.
+        skeleton: the rig; its rest offsets are the bone vectors in the parent frame.
+
+    Returns:
+        positions (T, J, 3) metres and global_rotations (T, J, 3, 3).
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    T, J = rotations.shape[:2]
+    glob = np.empty_like(rotations)
+    pos = np.empty((T, J, 3))
+    offsets = skeleton.rest_offsets
+    for j, p in enumerate(skeleton.parents):
+        if p < 0:
+            glob[:, j] = rotations[:, j]
+            pos[:, j] = translation
+        else:
+            glob[:, j] = glob[:, p] @ rotations[:, j]
+            pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
+    return pos, glob

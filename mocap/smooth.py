@@ -1,0 +1,62 @@
+"""Temporal stage: fill gaps where the person was not seen, resample to a uniform frame rate.
+
+Rotations are interpolated by slerp, translations linearly; never Euler angles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .rotations import slerp_frames
+
+
+def fill_gaps(
+    times: np.ndarray, rotations: np.ndarray, translation: np.ndarray, valid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replace unseen frames by interpolation between the seen ones (held at the ends).
+
+    Args:
+        times: (T,) seconds; rotations: (T, J, 3, 3); translation: (T, 3);
+        valid: (T,) bool, at least one True.
+    Returns:
+        rotations (T, J, 3, 3) and translation (T, 3) with every frame filled.
+    """
+    valid = np.asarray(valid, bool) & np.all(np.isfinite(translation), axis=1)
+    if not valid.any():
+        raise ValueError("no valid frame to interpolate from")
+    if valid.all():
+        return rotations, translation
+    if valid.sum() == 1:
+        i = int(np.flatnonzero(valid)[0])
+        return np.repeat(rotations[i : i + 1], len(times), 0), np.repeat(translation[i : i + 1], len(times), 0)
+    rot = rotations.copy()
+    rot[~valid] = slerp_frames(times[valid], rotations[valid], times[~valid])
+    trans = np.stack([np.interp(times, times[valid], translation[valid, k]) for k in range(3)], axis=1)
+    return rot, trans
+
+
+def is_uniform(times: np.ndarray, fps: float, tolerance: float = 0.25) -> bool:
+    """True when consecutive frames are 1/fps apart within ``tolerance`` of a frame."""
+    if len(times) < 2:
+        return True
+    return bool(np.all(np.abs(np.diff(times) * fps - 1.0) < tolerance))
+
+
+def resample_uniform(
+    times: np.ndarray, rotations: np.ndarray, translation: np.ndarray, confidence: np.ndarray, fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Resample a variable-frame-rate motion onto a uniform grid ``times[0] + k / fps``.
+
+    Args:
+        times: (T,) increasing seconds; rotations: (T, J, 3, 3); translation: (T, 3);
+        confidence: (T,); fps: output frame rate.
+    Returns:
+        new times (N,), rotations (N, J, 3, 3), translation (N, 3), confidence (N,).
+    """
+    n = int(np.floor((times[-1] - times[0]) * fps + 1e-6)) + 1
+    grid = times[0] + np.arange(n) / fps
+    rot = slerp_frames(times, rotations, grid)
+    trans = np.stack([np.interp(grid, times, translation[:, k]) for k in range(3)], axis=1)
+    # Confidence of the nearest source frame: an unseen frame stays marked as unseen.
+    nearest = np.clip(np.searchsorted(times, grid - 0.5 / fps), 0, len(times) - 1)
+    return grid, rot, trans, confidence[nearest]

@@ -1,0 +1,199 @@
+"""Video input with PyAV: streaming decode, real timestamps, rotation metadata.
+
+Frames come out one at a time (memory does not grow with video length), as
+RGB uint8 arrays already turned upright according to the stream's display
+matrix, each with its presentation time in seconds (variable frame rate safe).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video stream declares.
+
+    Attributes:
+        path: the file.
+        width, height: size of the upright frames (after rotation), pixels.
+        fps: average frame rate declared by the stream (frames per second).
+        num_frames: declared frame count, or an estimate from the duration (0 if unknown).
+        duration: seconds (0.0 if unknown).
+        rotation: degrees the frames are turned counter-clockwise to stand upright
+            (0, 90, 180 or 270).
+        codec: decoder name.
+    """
+
+    path: Path
+    width: int
+    height: int
+    fps: float
+    num_frames: int
+    duration: float
+    rotation: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    Attributes:
+        index: 0-based decode order.
+        time: presentation time in seconds from the stream start.
+        image: (H, W, 3) uint8 RGB, upright.
+    """
+
+    index: int
+    time: float
+    image: np.ndarray
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected a video file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: file is not readable")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+    try:
+        container = av.open(str(path), mode="r")
+    except av.FFmpegError as exc:
+        raise InputError(f"{path}: not a readable video ({_ffmpeg_reason(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise InputError(f"{path}: contains no video stream")
+    return container
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[0].strip() if text else type(exc).__name__
+
+
+def _frame_rotation(frame) -> int:
+    rot = getattr(frame, "rotation", 0) or 0
+    return int(round(rot / 90.0)) * 90 % 360
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read a video's declared properties without decoding it all.
+
+    Raises:
+        InputError: missing, empty or unreadable file, or no video stream.
+    """
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        duration = 0.0
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000
+        num_frames = int(stream.frames or 0) or int(round(duration * fps))
+        rotation = _first_frame_rotation(container)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if rotation in (90, 270):
+            w, h = h, w
+        if w <= 0 or h <= 0:
+            raise InputError(f"{path}: video stream has no frame size")
+        if not (0 < fps < 1000):
+            raise InputError(f"{path}: video declares an impossible frame rate ({fps:g} fps)")
+        return VideoInfo(path, w, h, fps, num_frames, duration, rotation, stream.codec_context.name)
+    finally:
+        container.close()
+
+
+def _first_frame_rotation(container) -> int:
+    """Rotation from the first decodable frame's display matrix (0 if none decodes)."""
+    import av
+
+    try:
+        for frame in container.decode(video=0):
+            return _frame_rotation(frame)
+    except av.FFmpegError:
+        return 0
+    return 0
+
+
+def read_frames(
+    path: str | os.PathLike, start: float = 0.0, end: float | None = None
+) -> Iterator[Frame]:
+    """Decode a video frame by frame.
+
+    Args:
+        path: any container FFmpeg reads.
+        start, end: keep frames with ``start <= time < end`` (seconds).
+
+    Yields:
+        :class:`Frame` in presentation order, RGB, upright.
+
+    Raises:
+        InputError: unreadable file, or corrupt/truncated data part-way through
+            (the message says after which frame).
+    """
+    import av
+
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
+        declared = int(stream.frames or 0)
+        index = 0
+        t0 = None
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * stream.time_base)
+                if t0 is None:
+                    t0 = t
+                t -= t0  # seconds from the first frame (some containers start at an offset)
+                if t < start:
+                    continue
+                if end is not None and t >= end:
+                    break
+                image = frame.to_ndarray(format="rgb24")
+                rot = _frame_rotation(frame)
+                if rot:
+                    image = np.ascontiguousarray(np.rot90(image, k=rot // 90))
+                yield Frame(index, t, image)
+                index += 1
+        except av.FFmpegError as exc:
+            raise InputError(
+                f"{path}: video data is corrupt or truncated after frame {index} ({_ffmpeg_reason(exc)})"
+            ) from None
+        if index == 0 and start == 0:
+            raise InputError(f"{path}: no frame could be decoded (corrupt or truncated video)")
+        if end is None and start == 0 and declared > 0 and index < 0.9 * declared - 1:
+            raise InputError(
+                f"{path}: video is truncated: it declares {declared} frames but only {index} decode"
+            )
+    finally:
+        container.close()
+
+
+def frame_rate_fraction(fps: float) -> Fraction:
+    """A tidy fraction for a frame rate (29.97 -> 30000/1001)."""
+    for den in (1, 1001):
+        num = fps * den
+        if abs(num - round(num)) < 1e-3 * den:
+            return Fraction(int(round(num)), den)
+    return Fraction(fps).limit_denominator(1001)

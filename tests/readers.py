@@ -1,0 +1,219 @@
+"""Independent readers for exported animation, shared by the export and end-to-end tests.
+
+Each reader returns joint world positions in our engine's frame (Y-up metres)
+so they compare directly with :func:`mocap.skeleton.forward_kinematics`:
+
+- :func:`blender_import_fbx` / :func:`blender_import_bvh`: Blender's own
+  importers (``bpy``), posed frame by frame.
+- :func:`assimp_info` / :func:`assimp_animation`: the ``assimp`` command line
+  tool (an FBX reader unrelated to Blender), through its JSON dump.
+
+``bpy`` is one process-wide session: every Blender reader starts from
+``read_factory_settings(use_empty=True)``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@dataclass
+class ImportedAnimation:
+    """One armature as another program sees it.
+
+    Attributes:
+        names: (J,) bone / joint names in the importer's order.
+        frames: (F,) frame of each key on the importer's timeline (Blender), or
+            key time in ticks (assimp).
+        fps: frame rate the importer reports (Blender scene rate; assimp ticks/s).
+        positions: (F, J, 3) joint world positions, metres, Y-up (our frame).
+        object_matrix: (4, 4) the armature object's / node's world matrix.
+    """
+
+    names: list[str]
+    frames: np.ndarray
+    fps: float
+    positions: np.ndarray
+    object_matrix: np.ndarray
+
+    def of(self, names) -> np.ndarray:
+        """(F, len(names), 3) positions reordered to ``names``."""
+        idx = [self.names.index(n) for n in names]
+        return self.positions[:, idx]
+
+
+# Blender is Z-up, our engine Y-up: Blender (x, y, z) -> ours (x, z, -y).
+ZUP_TO_YUP = np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])
+
+
+# --- Blender ------------------------------------------------------------------
+
+
+def blender_reset():
+    """Empty Blender session; returns the ``bpy`` module."""
+    bpy = pytest.importorskip("bpy")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    return bpy
+
+
+def blender_import_fbx(path) -> dict[str, ImportedAnimation]:
+    """Import an FBX with Blender's default options; armature name -> animation,
+    sampled at every key of its action."""
+    bpy = blender_reset()
+    result = bpy.ops.import_scene.fbx(filepath=str(path))
+    assert "FINISHED" in result, result
+    return _sample_armatures(bpy)
+
+
+def blender_import_bvh(path, global_scale: float) -> ImportedAnimation:
+    """Import a Y-up BVH (``global_scale`` = metres per file unit) the way a user
+    would, taking the file's frame rate; sampled at every key."""
+    bpy = blender_reset()
+    result = bpy.ops.import_anim.bvh(
+        filepath=str(path),
+        global_scale=global_scale,
+        frame_start=1,
+        update_scene_fps=True,
+        update_scene_duration=True,
+        rotate_mode="NATIVE",
+        axis_forward="-Z",
+        axis_up="Y",
+    )
+    assert "FINISHED" in result, result
+    (anim,) = _sample_armatures(bpy).values()
+    return anim
+
+
+def _sample_armatures(bpy) -> dict[str, ImportedAnimation]:
+    scene = bpy.context.scene
+    fps = scene.render.fps / scene.render.fps_base
+    out = {}
+    for obj in [o for o in scene.objects if o.type == "ARMATURE"]:
+        names = [pb.name for pb in obj.pose.bones]
+        channelbag = obj.animation_data.action.layers[0].strips[0].channelbag(obj.animation_data.action_slot)
+        # Every F-curve of a baked import has the same keys; take them from the first.
+        fc = channelbag.fcurves[0]
+        frames = np.empty(2 * len(fc.keyframe_points))
+        fc.keyframe_points.foreach_get("co", frames)
+        frames = frames[0::2]
+        heads = np.empty((len(frames), len(names) * 3))
+        for k, f in enumerate(frames):
+            whole = int(np.floor(f))
+            scene.frame_set(whole, subframe=float(f - whole))
+            obj.pose.bones.foreach_get("head", heads[k])  # armature space
+        mw = np.array(obj.matrix_world)
+        world = heads.reshape(len(frames), len(names), 3) @ mw[:3, :3].T + mw[:3, 3]
+        out[obj.name] = ImportedAnimation(names, frames, fps, world @ ZUP_TO_YUP.T, mw)
+    return out
+
+
+# --- assimp -------------------------------------------------------------------
+
+
+def assimp_exe() -> str:
+    exe = shutil.which("assimp")
+    if exe is None:
+        pytest.skip("the `assimp` command is missing (Debian package assimp-utils)")
+    return exe
+
+
+def assimp_info(path) -> dict:
+    """Run ``assimp info`` and parse its summary.
+
+    Returns:
+        {"nodes": int, "animations": int, "channels": int, "meshes": int,
+        "animation_names": [str], "node_names": [str] (hierarchy, depth-first)}.
+    """
+    proc = subprocess.run([assimp_exe(), "info", str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"assimp info failed: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+    text = proc.stdout
+    info: dict = {"animation_names": [], "node_names": []}
+    section = None
+    for line in text.splitlines():
+        s = line.strip()
+        for key, label in (("nodes", "Nodes:"), ("animations", "Animations:"), ("channels", "Animation Channels:"), ("meshes", "Meshes:")):
+            if s.startswith(label):
+                info[key] = int(s.split(":")[1])
+        if s == "Named Animations:":
+            section = "anims"
+        elif s == "Node hierarchy:":
+            section = "nodes"
+        elif section == "anims" and s.startswith("'"):
+            info["animation_names"].append(s.strip("'"))
+        elif section == "nodes" and s:
+            info["node_names"].append(s.lstrip("│├└╴─ "))
+    return info
+
+
+def assimp_animation(path) -> dict[str, ImportedAnimation]:
+    """Joint world positions by assimp's own reading of the file.
+
+    Dumps the scene to assimp's JSON, then evaluates node transforms (static
+    ``transformation`` or the animation channel's T·R·S at each key time) down
+    the node tree. Lengths are taken as stored (assimp does not apply FBX unit
+    scale), so they are metres for our FBX files (UnitScaleFactor 100).
+
+    Returns:
+        top-level node name (one per armature) -> animation over its subtree,
+        ``frames`` = key times in ticks, ``fps`` = ticks per second.
+    """
+    exe = assimp_exe()
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "scene.json"
+        proc = subprocess.run([exe, "export", str(path), str(out), "-fassjson"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and out.exists(), f"assimp export failed: {proc.stdout[-2000:]}"
+        data = json.loads(out.read_text())
+    (anim,) = data["animations"]
+    channels = {c["name"]: c for c in anim["channels"]}
+    ticks = np.unique(np.concatenate([[k[0] for k in c["rotationkeys"]] for c in channels.values()]))
+
+    def local(node) -> np.ndarray:  # (F, 4, 4)
+        m = np.tile(np.array(node["transformation"], dtype=np.float64).reshape(4, 4), (len(ticks), 1, 1))
+        c = channels.get(node["name"])
+        if c is None:
+            return m
+        rot = _keys_at(c["rotationkeys"], ticks)  # (F, 4) w x y z
+        from scipy.spatial.transform import Rotation
+
+        R = Rotation.from_quat(rot[:, [1, 2, 3, 0]]).as_matrix()
+        S = _keys_at(c["scalingkeys"], ticks)
+        m[:, :3, :3] = R * S[:, None, :]
+        m[:, :3, 3] = _keys_at(c["positionkeys"], ticks)
+        return m
+
+    out: dict[str, ImportedAnimation] = {}
+    root = data["rootnode"]
+    root_m = local(root)
+    for top in root.get("children", []):
+        top_m = root_m @ local(top)
+        names, positions = [], []
+
+        def walk(node, parent_m):
+            m = parent_m @ local(node)
+            names.append(node["name"])
+            positions.append(m[:, :3, 3])
+            for child in node.get("children", []):
+                walk(child, m)
+
+        for child in top.get("children", []):
+            walk(child, top_m)
+        out[top["name"]] = ImportedAnimation(
+            names, ticks, float(anim["tickspersecond"]), np.stack(positions, axis=1), top_m[0]
+        )
+    return out
+
+
+def _keys_at(keys, ticks) -> np.ndarray:
+    """(F, D) key values at the given times (the key at or before each time)."""
+    times = np.array([k[0] for k in keys])
+    values = np.array([k[1] for k in keys], dtype=np.float64)
+    idx = np.clip(np.searchsorted(times, ticks + 1e-6, side="right") - 1, 0, len(times) - 1)
+    return values[idx]

@@ -1,0 +1,75 @@
+"""The command line: help, and bad input turned into one line + exit code."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mocap.cli import main
+from mocap.errors import EXIT_INPUT, EXIT_OUTPUT
+
+MOCAP = [sys.executable, "-m", "mocap"]
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([*MOCAP, *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_help_lists_run_and_every_option():
+    top = _run("--help")
+    assert top.returncode == 0 and "run" in top.stdout
+    sub = _run("run", "--help")
+    assert sub.returncode == 0
+    for opt in ("--out", "--backend", "--fov", "--focal", "--start", "--end", "--progress"):
+        assert opt in sub.stdout
+
+
+def _one_error_line(proc, code):
+    assert proc.returncode == code, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_missing_video(tmp_path):
+    line = _one_error_line(_run("run", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "a.fbx")), EXIT_INPUT)
+    assert "nope.mp4" in line and "not found" in line
+    assert not (tmp_path / "a.fbx").exists()
+
+
+def test_text_file_named_mp4(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 50)
+    line = _one_error_line(_run("run", str(fake), "--out", str(tmp_path / "a.bvh")), EXIT_INPUT)
+    assert "notes.mp4" in line
+    assert not (tmp_path / "a.bvh").exists()
+
+
+def test_unwritable_output_is_refused_before_work(tmp_path):
+    fake = tmp_path / "v.mp4"
+    fake.write_bytes(b"\0" * 100)
+    line = _one_error_line(_run("run", str(fake), "--out", str(tmp_path / "no" / "dir" / "a.fbx")), EXIT_OUTPUT)
+    assert "does not exist" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_readonly_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    fake = tmp_path / "v.mp4"
+    fake.write_bytes(b"\0" * 100)
+    _one_error_line(_run("run", str(fake), "--out", str(ro / "a.fbx")), EXIT_OUTPUT)
+
+
+def test_unknown_output_format(tmp_path):
+    line = _one_error_line(_run("run", "x.mp4", "--out", str(tmp_path / "a.mov")), EXIT_OUTPUT)
+    assert ".mov" in line or "format" in line
+
+
+def test_end_before_start_is_a_usage_error(tmp_path, capsys):
+    assert main(["run", "x.mp4", "--start", "3", "--end", "2"]) == 2
+    assert "--end" in capsys.readouterr().err
