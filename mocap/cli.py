@@ -40,10 +40,10 @@ def cli(debug):
 
 @cli.command("run")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
-@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=str), default=None,
+@click.option("-o", "--out", "outs", type=click.Path(dir_okay=False, path_type=str), multiple=True,
               help="Output file; the format follows the extension: .fbx (Blender FBX), .bvh "
-                   "(centimetres, Y-up), .npz (AMASS-style). Default: VIDEO's name with .fbx, "
-                   "in the current folder.")
+                   "(centimetres, Y-up), .npz (AMASS-style). Repeat for several formats from one "
+                   "capture. Default: VIDEO's name with .fbx, in the current folder.")
 @click.option("--backend", type=click.Choice(["mediapipe"]), default="mediapipe", show_default=True,
               help="Body estimator. mediapipe: MediaPipe Pose, runs offline on a CPU.")
 @click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
@@ -59,7 +59,7 @@ def cli(debug):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, out, backend, fov, focal, start, end, progress_kind):
+def run_cmd(video, outs, backend, fov, focal, start, end, progress_kind):
     """Capture the person in VIDEO and write their animation to --out.
 
     The animation has the video's frame rate; the skeleton is SMPL's 24 joints.
@@ -71,10 +71,10 @@ def run_cmd(video, out, backend, fov, focal, start, end, progress_kind):
 
     if end is not None and end <= start:
         raise click.BadParameter(f"--end ({end:g}) must be after --start ({start:g})", param_hint="--end")
-    out = out or Path(video).with_suffix(".fbx").name
+    outs = list(outs) or [Path(video).with_suffix(".fbx").name]
     progress = make_progress(progress_kind)
     try:
-        result = run(video, out, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end), progress)
+        result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]

@@ -137,16 +137,25 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float)
                   skeleton=skeleton, betas=est.betas, confidence=confidence)
 
 
-def run(video_path, out_path, options: RunOptions | None = None, progress: Progress | None = None) -> RunResult:
-    """``mocap run``: video → animation file(s). The output is checked before the long work starts."""
+def run(video_path, out_paths, options: RunOptions | None = None, progress: Progress | None = None) -> RunResult:
+    """``mocap run``: video → animation file(s).
+
+    Args:
+        out_paths: one output path or a list of them (one capture, several formats);
+            every one is checked before the long work starts.
+    """
     progress = progress or NullProgress()
-    check_output_path(out_path)
+    out_paths = [out_paths] if isinstance(out_paths, (str, Path)) else list(out_paths)
+    for path in out_paths:
+        check_output_path(path)
     timer = _Timer()
     scene = capture(video_path, options, progress, timer)
     t = time.perf_counter()
-    progress.start("export", 1)
-    outputs = export_scene(scene, out_path)
-    progress.advance("export")
+    progress.start("export", len(out_paths))
+    outputs = []
+    for path in out_paths:
+        outputs += export_scene(scene, path)
+        progress.advance("export")
     progress.finish("export")
     timer.add("export", t)
     motion = next(iter(scene.motions.values()))

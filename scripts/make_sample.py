@@ -607,6 +607,7 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     scene.cycles.use_denoising = True
     scene.cycles.denoiser = "OPENIMAGEDENOISE"
     scene.cycles.max_bounces = 4
+    scene.render.use_persistent_data = True  # keep the scene (BVH, textures) between frames
     scene.cycles.caustics_reflective = False
     scene.cycles.caustics_refractive = False
     scene.render.resolution_x, scene.render.resolution_y = size

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mocap.cli import main
-from mocap.errors import EXIT_INPUT, EXIT_OUTPUT
+from mocap.errors import EXIT_INPUT, EXIT_NO_PERSON, EXIT_OUTPUT
 
 MOCAP = [sys.executable, "-m", "mocap"]
 
@@ -73,3 +73,26 @@ def test_unknown_output_format(tmp_path):
 def test_end_before_start_is_a_usage_error(tmp_path, capsys):
     assert main(["run", "x.mp4", "--start", "3", "--end", "2"]) == 2
     assert "--end" in capsys.readouterr().err
+
+
+def test_truncated_video(tmp_path):
+    from conftest import make_video, numbered_frames
+
+    full = make_video(tmp_path / "full.mp4", numbered_frames(60, 96, 128), fps=30)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 2 // 3])
+    line = _one_error_line(_run("run", str(cut), "--out", str(tmp_path / "a.fbx")), EXIT_INPUT)
+    assert "cut.mp4" in line
+    assert not (tmp_path / "a.fbx").exists()
+
+
+def test_no_person_keeps_previous_output(tmp_path):
+    from conftest import make_video, numbered_frames
+
+    empty = make_video(tmp_path / "empty.mp4", numbered_frames(10, 120, 160), fps=10)
+    old = tmp_path / "anim.npz"
+    old.write_bytes(b"previous result")
+    line = _one_error_line(_run("run", str(empty), "--out", str(old)), EXIT_NO_PERSON)
+    assert "no person" in line and "empty.mp4" in line
+    assert old.read_bytes() == b"previous result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.npz", "empty.mp4"]  # no temp files

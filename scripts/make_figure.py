@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""The README picture: frames of a clip with the captured skeleton drawn over them.
+
+    python scripts/make_figure.py samples/walk.mp4 walk.npz docs/result.png [--frames 4]
+
+Joints come from the motion file (world frame) and are projected back into the
+image with the file's camera, so the picture shows what the exported animation
+really contains, not the detector's 2D landmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mocap.camera import project  # noqa: E402
+from mocap.motion import load_npz  # noqa: E402
+from mocap.video import read_frames  # noqa: E402
+
+LEFT, RIGHT, CENTRE = (255, 140, 0), (0, 160, 255), (240, 240, 240)
+
+
+def draw_skeleton(image: np.ndarray, joints_2d: np.ndarray, names, parents) -> np.ndarray:
+    """Draw bones (J, 2 pixel positions) on a copy of an (H, W, 3) RGB image."""
+    import cv2
+
+    out = image.copy()
+    for j, p in enumerate(parents):
+        if p < 0:
+            continue
+        colour = LEFT if names[j].startswith("left") else RIGHT if names[j].startswith("right") else CENTRE
+        a, b = (tuple(int(round(v)) for v in joints_2d[k]) for k in (p, j))
+        cv2.line(out, a, b, colour, 3, cv2.LINE_AA)
+    for x, y in joints_2d:
+        cv2.circle(out, (int(round(x)), int(round(y))), 4, (255, 255, 255), -1, cv2.LINE_AA)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("video")
+    ap.add_argument("motion", help=".npz written by mocap run")
+    ap.add_argument("out", help="PNG to write")
+    ap.add_argument("--frames", type=int, default=4, help="how many frames, evenly spaced")
+    args = ap.parse_args()
+    from PIL import Image
+
+    scene = load_npz(args.motion)
+    m = next(iter(scene.motions.values()))
+    cam_from_world = np.linalg.inv(scene.camera.world_from_camera)
+    joints = m.joint_positions() @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
+    pixels = project(joints, scene.camera.K)
+    picks = set(np.linspace(0, m.num_frames - 1, args.frames).round().astype(int).tolist())
+    tiles = []
+    for frame in read_frames(args.video):
+        k = int(np.argmin(np.abs(m.times - frame.time)))
+        if frame.index in picks:
+            tiles.append(draw_skeleton(frame.image, pixels[k], m.skeleton.names, m.skeleton.parents))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.concatenate(tiles, axis=1)).save(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""End to end on the shipped sample: `mocap run` → FBX, BVH, NPZ, each re-opened by an
+independent reader, and the estimate scored against the sample's ground truth."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+from mocap.metrics import evaluate_scene, load_ground_truth
+from mocap.motion import load_npz
+from mocap.video import probe
+from readers import assimp_animation, blender_import_bvh, blender_import_fbx
+
+VIDEO = SAMPLES / "walk.mp4"
+GT = SAMPLES / "walk_gt.npz"
+
+# Accuracy bounds on the sample (measured: see the README's accuracy table); they
+# leave ~25 % headroom over the measured figures so that a real regression fails.
+MAX_PA_MPJPE_MM = 75.0
+MAX_MPJPE_MM = 120.0
+
+
+@pytest.fixture(scope="module")
+def run_outputs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("e2e")
+    paths = {ext: out / f"walk.{ext}" for ext in ("fbx", "bvh", "npz")}
+    args = [sys.executable, "-m", "mocap", "run", str(VIDEO), "--progress", "json"]
+    for p in paths.values():
+        args += ["--out", str(p)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr
+    return paths, proc
+
+
+@pytest.fixture(scope="module")
+def motion(run_outputs):
+    scene = load_npz(run_outputs[0]["npz"])
+    assert len(scene.motions) == 1
+    return scene, next(iter(scene.motions.values()))
+
+
+def test_progress_json_lines(run_outputs):
+    _, proc = run_outputs
+    records = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert all({"stage", "done", "total"} <= set(r) for r in records[:-1])
+    est = [r for r in records if r["stage"] == "estimate"]
+    assert est[0]["done"] == 0 and est[-1]["done"] == est[-1]["total"] == probe(VIDEO).num_frames
+    assert [r["done"] for r in est] == sorted(r["done"] for r in est)
+    assert records[-1]["stage"] == "done" and len(records[-1]["outputs"]) == 3
+
+
+def test_npz_has_every_frame_at_video_rate(motion):
+    scene, m = motion
+    info = probe(VIDEO)
+    assert m.num_frames == info.num_frames
+    assert m.fps == pytest.approx(info.fps)
+    assert np.allclose(m.times, np.arange(m.num_frames) / info.fps, atol=1e-3)
+    assert (m.confidence > 0).mean() > 0.95  # the person is seen in (nearly) every frame
+
+
+def test_fbx_reimported_by_blender_matches_our_kinematics(run_outputs, motion):
+    _, m = motion
+    arms = blender_import_fbx(run_outputs[0]["fbx"])
+    assert len(arms) == 1
+    arm = next(iter(arms.values()))
+    assert arm.fps == pytest.approx(m.fps)
+    assert len(arm.frames) == m.num_frames
+    assert np.array_equal(arm.frames, 1 + np.round(m.times * m.fps))
+    err = np.abs(arm.of(m.skeleton.names) - m.joint_positions()).max()
+    assert err < 1e-3, f"FBX joints differ by {err * 1000:.3f} mm"
+    # Upright in Blender: the head is above the ankles on every frame.
+    pos = arm.of(["head", "left_ankle"])
+    assert np.all(pos[:, 0, 1] > pos[:, 1, 1] + 0.5)
+
+
+def test_fbx_read_by_assimp(run_outputs, motion):
+    _, m = motion
+    anims = assimp_animation(run_outputs[0]["fbx"])
+    anim = next(iter(anims.values()))
+    assert len(anim.frames) == m.num_frames
+    err = np.abs(anim.of(m.skeleton.names) - m.joint_positions()).max()
+    assert err < 1e-3, f"assimp joints differ by {err * 1000:.3f} mm"
+
+
+def test_bvh_reimported_by_blender_matches_our_kinematics(run_outputs, motion):
+    _, m = motion
+    arm = blender_import_bvh(run_outputs[0]["bvh"], global_scale=0.01)  # the file is in cm
+    assert arm.fps == pytest.approx(m.fps)
+    assert len(arm.frames) == m.num_frames
+    err = np.abs(arm.of(m.skeleton.names) - m.joint_positions()).max()
+    assert err < 1e-3, f"BVH joints differ by {err * 1000:.3f} mm"
+
+
+def test_accuracy_against_ground_truth(motion):
+    scene, _ = motion
+    score = evaluate_scene(scene, load_ground_truth(GT))
+    print(f"\nsample accuracy: {score}")
+    assert score["frames"] >= 0.95 * probe(VIDEO).num_frames
+    assert score["pa_mpjpe"] < MAX_PA_MPJPE_MM
+    assert score["mpjpe"] < MAX_MPJPE_MM
