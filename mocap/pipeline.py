@@ -76,7 +76,7 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     try:
         images, times = [], []
         t = time.perf_counter()
-        for frame in video.read_frames(video_path, options.start, options.end):
+        for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
             t = timer.add("decode", t)
             images.append(frame.image)
             times.append(frame.time)

@@ -64,9 +64,8 @@ class JsonProgress:
             self._emit(stage)
 
     def finish(self, stage):
-        if self._total[stage] is None or self._total[stage] < self._done[stage]:
-            self._total[stage] = self._done[stage]
-        self._done[stage] = max(self._done[stage], self._total[stage] or 0)
+        # A declared total is an estimate (a container's frame count): end at what was done.
+        self._total[stage] = self._done[stage]
         self._emit(stage, finished=True)
 
     def close(self):

@@ -197,3 +197,49 @@ def frame_rate_fraction(fps: float) -> Fraction:
         if abs(num - round(num)) < 1e-3 * den:
             return Fraction(int(round(num)), den)
     return Fraction(fps).limit_denominator(1001)
+
+
+def prefetch(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
+    """Decode ahead in a background thread (PyAV releases the GIL while decoding), so
+    decoding overlaps with estimation. At most ``depth`` frames wait: memory stays flat.
+    Errors raised by the decoder are re-raised here, in the consumer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="mocap-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+        if hasattr(frames, "close"):
+            try:
+                frames.close()
+            except ValueError:  # generator still running in the worker: it ends on its own
+                pass

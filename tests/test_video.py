@@ -85,3 +85,20 @@ def test_frame_rate_fraction():
     assert frame_rate_fraction(29.97002997) == frame_rate_fraction(30000 / 1001)
     assert frame_rate_fraction(30000 / 1001).denominator == 1001
     assert frame_rate_fraction(25.0) == 25
+
+
+def test_prefetch_keeps_order_and_reraises_errors(tiny_video):
+    from mocap.video import prefetch
+
+    frames = list(prefetch(read_frames(tiny_video), depth=2))
+    assert [f.index for f in frames] == list(range(12))
+
+    def broken():
+        yield from read_frames(tiny_video, end=0.1)
+        raise InputError("boom")
+
+    got = []
+    with pytest.raises(InputError, match="boom"):
+        for f in prefetch(broken()):
+            got.append(f.index)
+    assert got == [0, 1, 2]
