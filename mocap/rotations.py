@@ -24,8 +24,17 @@ def frame_from_axes(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     ``secondary`` is made orthogonal to ``primary`` by Gram–Schmidt.
     Args: primary, secondary: (..., 3), not parallel.
     """
-    e1 = normalize(primary)
-    e2 = normalize(secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1)
+    primary, secondary = np.broadcast_arrays(np.asarray(primary, float), np.asarray(secondary, float))
+    # Degenerate input (a zero bone, or a secondary along the primary, as when two
+    # landmarks coincide) still gives a proper rotation: borrow a fixed axis.
+    small = np.linalg.norm(primary, axis=-1, keepdims=True) < _EPS
+    e1 = normalize(np.where(small, [1.0, 0, 0], primary))
+    e2 = secondary - np.sum(secondary * e1, axis=-1, keepdims=True) * e1
+    bad = np.linalg.norm(e2, axis=-1, keepdims=True) < 1e-6 * np.maximum(
+        np.linalg.norm(secondary, axis=-1, keepdims=True), _EPS)
+    helper = np.where(np.abs(e1[..., :1]) < 0.9, [1.0, 0, 0], [0, 1.0, 0])
+    e2 = np.where(bad, helper - np.sum(helper * e1, axis=-1, keepdims=True) * e1, e2)
+    e2 = normalize(e2)
     e3 = np.cross(e1, e2)
     return np.stack([e1, e2, e3], axis=-1)
 

@@ -4,7 +4,10 @@
     python scripts/evaluate.py                      # capture every samples/*.mp4 that has a *_gt.npz
     python scripts/evaluate.py PRED.npz GT.npz      # score an existing motion file
 
-Prints a Markdown table (pasted into the README).
+Prints a Markdown table (pasted into the README). For each clip a second row,
+"skeleton floor", scores the ground truth itself after it is put through our
+inverse kinematics onto the neutral skeleton: the error no estimator can go
+below, because CMU's joint centres and proportions are not our skeleton's.
 """
 
 from __future__ import annotations
@@ -16,8 +19,40 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mocap.metrics import evaluate_scene, load_ground_truth  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
+from mocap.metrics import evaluate_motion, evaluate_scene, load_ground_truth  # noqa: E402
 from mocap.motion import load_npz  # noqa: E402
+from mocap.skeleton import forward_kinematics, neutral_skeleton  # noqa: E402
+
+
+def cmu_as_landmarks(gt: dict) -> np.ndarray:
+    """(T, 33, 3) BlazePose-layout landmarks placed on a CMU ground-truth skeleton."""
+    names = [str(n) for n in gt["joint_names"]]
+    J = gt["joints_camera"]
+    at = lambda n: J[:, names.index(n)]  # noqa: E731
+    lm = np.zeros((len(J), 33, 3))
+    for s, S, (sh, el, wr, pk, ix, hp, kn, an, he, to) in (
+        ("Left", "L", (11, 13, 15, 17, 19, 23, 25, 27, 29, 31)),
+        ("Right", "R", (12, 14, 16, 18, 20, 24, 26, 28, 30, 32)),
+    ):
+        lm[:, sh], lm[:, el], lm[:, wr] = at(f"{s}Arm"), at(f"{s}ForeArm"), at(f"{s}Hand")
+        across = at(f"{S}Thumb") - at(f"{s}Hand")
+        lm[:, ix], lm[:, pk] = at(f"{s}FingerBase") + 0.3 * across, at(f"{s}FingerBase") - 0.3 * across
+        lm[:, hp], lm[:, kn], lm[:, an] = at(f"{s}UpLeg"), at(f"{s}Leg"), at(f"{s}Foot")
+        lm[:, to] = at(f"{s}ToeBase")
+        lm[:, he] = at(f"{s}Foot") + 0.3 * (at(f"{s}Foot") - at(f"{s}ToeBase"))
+    shoulders = lm[:, 11] - lm[:, 12]
+    lm[:, 7], lm[:, 8], lm[:, 0] = at("Head") + 0.2 * shoulders, at("Head") - 0.2 * shoulders, at("Head")
+    return lm
+
+
+def skeleton_floor(gt: dict) -> dict:
+    sk = neutral_skeleton()
+    glob = mpp.global_rotations_from_landmarks(cmu_as_landmarks(gt), sk)
+    pos, _ = forward_kinematics(mpp.local_from_global(glob, sk.parents), np.zeros((len(glob), 3)), sk)
+    return evaluate_motion(pos, gt["times"], sk.names, gt)
 
 
 def main() -> int:
@@ -29,14 +64,18 @@ def main() -> int:
     if args.pred:
         if not args.gt:
             ap.error("give both PRED and GT, or neither")
-        rows.append((Path(args.pred).name, evaluate_scene(load_npz(args.pred), load_ground_truth(args.gt))))
+        gt = load_ground_truth(args.gt)
+        rows.append((Path(args.pred).name, evaluate_scene(load_npz(args.pred), gt)))
+        rows.append(("skeleton floor", skeleton_floor(gt)))
     else:
         from mocap.pipeline import capture
 
         for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))
             if video.exists():
-                rows.append((video.name, evaluate_scene(capture(video), load_ground_truth(gt_path))))
+                gt = load_ground_truth(gt_path)
+                rows.append((video.name, evaluate_scene(capture(video), gt)))
+                rows.append(("skeleton floor", skeleton_floor(gt)))
     print("| clip | frames | MPJPE (mm) | PA-MPJPE (mm) |")
     print("|---|---|---|---|")
     for name, r in rows:

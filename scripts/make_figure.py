@@ -42,12 +42,23 @@ def draw_skeleton(image: np.ndarray, joints_2d: np.ndarray, names, parents) -> n
     return out
 
 
+def crop_around(image: np.ndarray, points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A (height, width, 3) cut of ``image`` centred on the (N, 2) points, kept inside the image."""
+    h, w = image.shape[:2]
+    cx, cy = points.mean(axis=0)
+    x0 = int(np.clip(cx - width / 2, 0, max(w - width, 0)))
+    y0 = int(np.clip(cy - height / 2, 0, max(h - height, 0)))
+    return image[y0 : y0 + height, x0 : x0 + width]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("video")
     ap.add_argument("motion", help=".npz written by mocap run")
     ap.add_argument("out", help="PNG to write")
     ap.add_argument("--frames", type=int, default=4, help="how many frames, evenly spaced")
+    ap.add_argument("--crop", type=int, nargs=2, metavar=("W", "H"), default=None,
+                    help="cut a W x H box around the person from each frame")
     args = ap.parse_args()
     from PIL import Image
 
@@ -61,7 +72,10 @@ def main() -> int:
     for frame in read_frames(args.video):
         k = int(np.argmin(np.abs(m.times - frame.time)))
         if frame.index in picks:
-            tiles.append(draw_skeleton(frame.image, pixels[k], m.skeleton.names, m.skeleton.parents))
+            tile = draw_skeleton(frame.image, pixels[k], m.skeleton.names, m.skeleton.parents)
+            if args.crop:
+                tile = crop_around(tile, pixels[k], *args.crop)
+            tiles.append(tile)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.concatenate(tiles, axis=1)).save(args.out)
     print(f"wrote {args.out}")

@@ -17,10 +17,13 @@ from readers import assimp_animation, blender_import_bvh, blender_import_fbx
 VIDEO = SAMPLES / "walk.mp4"
 GT = SAMPLES / "walk_gt.npz"
 
-# Accuracy bounds on the sample (measured: see the README's accuracy table); they
-# leave ~25 % headroom over the measured figures so that a real regression fails.
-MAX_PA_MPJPE_MM = 75.0
-MAX_MPJPE_MM = 120.0
+# Accuracy bounds on the sample. Measured (scripts/evaluate.py): MPJPE 112 mm,
+# PA-MPJPE 68.5 mm, against a floor of 72 / 39.5 mm that even perfect landmarks
+# reach on our neutral skeleton (CMU joint centres are not ours). The bounds leave
+# ~25 % headroom for MediaPipe's run-to-run and CPU-to-CPU differences; a broken
+# axis, side swap or twist costs far more than that.
+MAX_PA_MPJPE_MM = 85.0
+MAX_MPJPE_MM = 140.0
 
 
 @pytest.fixture(scope="module")

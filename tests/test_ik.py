@@ -147,3 +147,14 @@ def test_solve_translation_ignores_zero_weight_points():
     w[0, 0] = 0
     assert np.abs(solve_translation(pts, px, w, K)[0] - t).max() < 1e-9
     assert np.isnan(solve_translation(pts, px, np.zeros((1, 10)), K)).all()
+
+
+def test_degenerate_landmarks_still_give_rotations():
+    # Coincident landmarks (all at the origin, or limbs folded onto themselves) must not
+    # crash the solver: every output is a proper rotation.
+    lm = np.zeros((3, 33, 3))
+    lm[1] = np.random.default_rng(5).normal(size=(33, 3))
+    lm[2, :] = lm[1, 0]
+    G = mpp.global_rotations_from_landmarks(lm, SK)
+    assert np.allclose(np.linalg.det(G), 1.0)
+    assert np.allclose(G @ np.swapaxes(G, -1, -2), np.eye(3), atol=1e-9)
