@@ -55,11 +55,14 @@ def cli(debug):
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
               help="End time in seconds [default: end of video].")
+@click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Estimators run in parallel on consecutive parts of the video; 0: one per "
+                   "CPU core (at most 4).")
 @click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, fov, focal, start, end, progress_kind):
+def run_cmd(video, outs, backend, fov, focal, start, end, workers, progress_kind):
     """Capture the person in VIDEO and write their animation to --out.
 
     The animation has the video's frame rate; the skeleton is SMPL's 24 joints.
@@ -74,7 +77,8 @@ def run_cmd(video, outs, backend, fov, focal, start, end, progress_kind):
     outs = list(outs) or [Path(video).with_suffix(".fbx").name]
     progress = make_progress(progress_kind)
     try:
-        result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end), progress)
+        result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
+                                          workers=workers), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]

@@ -7,8 +7,11 @@ times each stage.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from . import video
 from .camera import default_camera
-from .errors import NoPersonError
+from .errors import InputError, NoPersonError
 from .estimators import Estimates, make_estimator
 from .export import check_output_path, export_scene
 from .motion import Camera, Motion, Scene
@@ -35,6 +38,7 @@ class RunOptions:
     start: float = 0.0  # seconds
     end: float | None = None  # seconds
     chunk_size: int = 16  # frames per estimator call
+    workers: int = 0  # parallel estimators over time segments; 0 = one per core (max 4)
 
 
 @dataclass
@@ -60,8 +64,13 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             timer: _Timer | None = None) -> Scene:
     """Video → :class:`Scene` with one person's motion in the Y-up world.
 
+    The clip is cut into ``options.workers`` consecutive segments estimated in
+    parallel threads (MediaPipe uses about one core and releases the GIL), each by
+    its own estimator that starts ``WARMUP_SECONDS`` early so its tracking and
+    landmark smoothing have settled when its segment begins.
+
     Raises:
-        InputError: unreadable video. NoPersonError: nobody found in any frame.
+        InputError: unreadable or truncated video. NoPersonError: nobody found.
     """
     options = options or RunOptions()
     progress = progress or NullProgress()
@@ -69,32 +78,31 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     info = video.probe(video_path)
     camera = default_camera(info.width, info.height, options.fov, options.focal)
     skeleton = skeleton_for_body()
-    estimator = make_estimator(options.backend, skeleton)
-    total = _expected_frames(info, options)
-    progress.start("estimate", total)
-    parts: list[Estimates] = []
-    try:
-        images, times = [], []
-        t = time.perf_counter()
-        for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
-            t = timer.add("decode", t)
-            images.append(frame.image)
-            times.append(frame.time)
-            if len(images) == options.chunk_size:
-                parts.append(estimator(images, np.array(times), camera.K))
-                progress.advance("estimate", len(images))
-                images, times = [], []
-            t = timer.add("estimate", t)
-        if images:
-            parts.append(estimator(images, np.array(times), camera.K))
-            progress.advance("estimate", len(images))
-            timer.add("estimate", t)
-    finally:
-        estimator.close()
-    progress.finish("estimate")
-    if not parts:
-        raise NoPersonError(f"{video_path}: no frames in the selected time range")
+    segments = plan_segments(info, options)
+    progress.start("estimate", _expected_frames(info, options))
+    lock = threading.Lock()
+
+    def advance(n: int) -> None:
+        with lock:
+            progress.advance("estimate", n)
+
     t = time.perf_counter()
+    if len(segments) == 1:
+        parts = [_estimate_segment(video_path, *segments[0], options, skeleton, camera.K, advance)]
+    else:
+        with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-estimate") as pool:
+            parts = list(pool.map(
+                lambda seg: _estimate_segment(video_path, *seg, options, skeleton, camera.K, advance), segments))
+    parts = [p for p in parts if p is not None]
+    progress.finish("estimate")
+    t = timer.add("estimate", t)
+    frames = sum(p.num_frames for p in parts)
+    if frames == 0:
+        raise NoPersonError(f"{video_path}: no frames in the selected time range")
+    whole = options.start == 0 and options.end is None
+    if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
+        raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
+                         f"but only {frames} decode")
     progress.start("solve", 1)
     motion = solve_motion(Estimates.concat(parts), camera, skeleton, info.fps)
     progress.advance("solve")
@@ -103,6 +111,68 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     if motion is None:
         raise NoPersonError(f"{video_path}: no person found in the video")
     return Scene({0: motion}, camera, source=str(Path(video_path).name))
+
+
+# A parallel segment's estimator starts this early; what it sees there is dropped.
+WARMUP_SECONDS = 0.5
+# Below this many seconds per segment, splitting costs more than it gains.
+MIN_SEGMENT_SECONDS = 1.5
+
+
+def plan_segments(info: video.VideoInfo, options: RunOptions) -> list[tuple[float, float | None, float]]:
+    """Cut the selected time range into segments for parallel estimation.
+
+    Returns:
+        (start, end, warm_start) per segment, seconds; ``end`` None = to the end of the video.
+    """
+    end = options.end if options.end is not None else (info.duration or None)
+    workers = options.workers or default_workers()
+    if end is None or workers <= 1:
+        return [(options.start, options.end, options.start)]
+    span = end - options.start
+    n = max(1, min(workers, int(span // MIN_SEGMENT_SECONDS)))
+    cuts = [options.start + span * k / n for k in range(n + 1)]
+    # Snap inner cuts to frame times so no frame falls between two segments.
+    cuts[1:-1] = [round(c * info.fps) / info.fps for c in cuts[1:-1]]
+    last_end = options.end  # None: decode to the real end, whatever the header said
+    return [(cuts[k], cuts[k + 1] if k < n - 1 else last_end, max(options.start, cuts[k] - WARMUP_SECONDS * (k > 0)))
+            for k in range(n)]
+
+
+def default_workers() -> int:
+    """Parallel estimators by default: one per core (MediaPipe uses about one each), at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, advance) -> Estimates | None:
+    """Decode and estimate the frames in [start, end), warming the estimator up from ``warm_start``."""
+    estimator = make_estimator(options.backend, skeleton)
+    parts: list[Estimates] = []
+    try:
+        images, times = [], []
+        for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
+            images.append(frame.image)
+            times.append(frame.time)
+            if len(images) == options.chunk_size:
+                parts.append(_keep_from(estimator(images, np.array(times), K), start))
+                advance(int((np.array(times) >= start - 1e-6).sum()))
+                images, times = [], []
+        if images:
+            parts.append(_keep_from(estimator(images, np.array(times), K), start))
+            advance(int((np.array(times) >= start - 1e-6).sum()))
+    finally:
+        estimator.close()
+    parts = [p for p in parts if p.num_frames]
+    return Estimates.concat(parts) if parts else None
+
+
+def _keep_from(est: Estimates, start: float) -> Estimates:
+    """The frames of ``est`` at or after ``start`` (drops an estimator's warm-up)."""
+    keep = est.times >= start - 1e-6
+    if keep.all():
+        return est
+    return Estimates(est.times[keep], est.rotations[keep], est.root_camera[keep], est.confidence[keep],
+                     est.keypoints[keep], est.betas)
 
 
 def _expected_frames(info: video.VideoInfo, options: RunOptions) -> int | None:

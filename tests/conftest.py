@@ -13,7 +13,7 @@ SAMPLES = ROOT / "samples"
 
 
 def make_video(path: Path, images, fps: float = 30, times=None, rotation: int | None = None,
-               codec: str = "libx264") -> Path:
+               codec: str = "libx264", gop: int | None = None) -> Path:
     """Encode RGB uint8 images (N, H, W, 3) to ``path``.
 
     ``times`` (N,) seconds gives each frame's own timestamp (variable frame rate);
@@ -26,6 +26,8 @@ def make_video(path: Path, images, fps: float = 30, times=None, rotation: int | 
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop  # keyframe every `gop` frames: seeking has somewhere to land
         if times is not None:
             stream.codec_context.time_base = Fraction(1, 1000)
         if rotation is not None:

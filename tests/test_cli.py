@@ -22,7 +22,7 @@ def test_help_lists_run_and_every_option():
     assert top.returncode == 0 and "run" in top.stdout
     sub = _run("run", "--help")
     assert sub.returncode == 0
-    for opt in ("--out", "--backend", "--fov", "--focal", "--start", "--end", "--progress"):
+    for opt in ("--out", "--backend", "--fov", "--focal", "--start", "--end", "--workers", "--progress"):
         assert opt in sub.stdout
 
 

@@ -102,3 +102,13 @@ def test_prefetch_keeps_order_and_reraises_errors(tiny_video):
         for f in prefetch(broken()):
             got.append(f.index)
     assert got == [0, 1, 2]
+
+
+def test_start_seeks_to_the_same_frames_as_a_full_decode(tmp_path):
+    frames = numbered_frames(90)
+    path = make_video(tmp_path / "gop.mp4", frames, fps=30, gop=12)
+    full = {round(f.time * 30): f.image for f in read_frames(path)}
+    part = list(read_frames(path, start=2.0, end=2.5))
+    assert [round(f.time * 30) for f in part] == list(range(60, 75))
+    for f in part:
+        assert np.array_equal(f.image, full[round(f.time * 30)])
