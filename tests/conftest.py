@@ -13,7 +13,7 @@ SAMPLES = ROOT / "samples"
 
 
 def make_video(path: Path, images, fps: float = 30, times=None, rotation: int | None = None,
-               codec: str = "libx264", gop: int | None = None) -> Path:
+               codec: str = "libx264", gop: int | None = None, faststart: bool = False) -> Path:
     """Encode RGB uint8 images (N, H, W, 3) to ``path``.
 
     ``times`` (N,) seconds gives each frame's own timestamp (variable frame rate);
@@ -23,7 +23,8 @@ def make_video(path: Path, images, fps: float = 30, times=None, rotation: int | 
 
     images = list(images)
     h, w = images[0].shape[:2]
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}  # index before the data
+    with av.open(str(path), "w", options=options) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         if gop:

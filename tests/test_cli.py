@@ -96,3 +96,15 @@ def test_no_person_keeps_previous_output(tmp_path):
     assert "no person" in line and "empty.mp4" in line
     assert old.read_bytes() == b"previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.npz", "empty.mp4"]  # no temp files
+
+
+def test_truncated_video_with_index_first(tmp_path):
+    # With the index at the front the file still opens; the missing frames must be noticed.
+    from conftest import make_video, numbered_frames
+
+    full = make_video(tmp_path / "full.mp4", numbered_frames(90, 96, 128), fps=30, faststart=True)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    line = _one_error_line(_run("run", str(cut), "--out", str(tmp_path / "a.npz")), EXIT_INPUT)
+    assert "cut.mp4" in line and "truncated" in line
+    assert not (tmp_path / "a.npz").exists()

@@ -131,7 +131,7 @@ def test_estimates_place_root_in_camera_frame():
     K = intrinsics_from_fov(640, 480, 60)
     mid_hip = 0.5 * (lm[:, 23] + lm[:, 24])
     seen = np.any(lm != 0, axis=-1, keepdims=True)  # our fake has no eyes or mouth
-    pixels = np.where(seen, np.concatenate([project(lm, K), np.ones((T, 33, 1))], axis=-1), 0.0)
+    pixels = np.where(seen, np.concatenate([project(np.where(seen, lm, 1.0), K), np.ones((T, 33, 1))], axis=-1), 0.0)
     est = mpp.landmarks_to_estimates(np.arange(T) / 30, lm - mid_hip[:, None], pixels, np.ones(T, bool), K, SK)
     assert np.abs(est.root_camera - root).max() < 1e-6
     assert np.allclose(est.confidence, 1.0)
