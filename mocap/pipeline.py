@@ -19,7 +19,7 @@ import numpy as np
 
 from . import video
 from .camera import default_camera
-from .errors import InputError, NoPersonError
+from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
 from .estimators import Estimates, make_estimator
 from .export import check_output_path, export_scene
 from .motion import Camera, Motion, Scene
@@ -76,6 +76,9 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     progress = progress or NullProgress()
     timer = timer or _Timer()
     info = video.probe(video_path)
+    if info.duration and options.start >= info.duration:
+        raise MocapError(f"--start {options.start:g} s is past the end of {video_path} ({info.duration:g} s)",
+                         exit_code=EXIT_USAGE)
     camera = default_camera(info.width, info.height, options.fov, options.focal)
     skeleton = skeleton_for_body()
     segments = plan_segments(info, options)
@@ -86,19 +89,24 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
         with lock:
             progress.advance("estimate", n)
 
+    stop = threading.Event()  # set when one segment fails or the user interrupts: the others quit
+
+    def estimate(segment):
+        return _estimate_segment(video_path, *segment, options, skeleton, camera.K, advance, stop)
+
     t = time.perf_counter()
-    if len(segments) == 1:
-        parts = [_estimate_segment(video_path, *segments[0], options, skeleton, camera.K, advance)]
-    else:
-        with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-estimate") as pool:
-            parts = list(pool.map(
-                lambda seg: _estimate_segment(video_path, *seg, options, skeleton, camera.K, advance), segments))
+    with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-estimate") as pool:
+        try:
+            parts = list(pool.map(estimate, segments))
+        except BaseException:
+            stop.set()
+            raise
     parts = [p for p in parts if p is not None]
     progress.finish("estimate")
     t = timer.add("estimate", t)
     frames = sum(p.num_frames for p in parts)
     if frames == 0:
-        raise NoPersonError(f"{video_path}: no frames in the selected time range")
+        raise InputError(f"{video_path}: no frame could be decoded in the selected time range")
     whole = options.start == 0 and options.end is None
     if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
         raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
@@ -144,13 +152,17 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, advance) -> Estimates | None:
-    """Decode and estimate the frames in [start, end), warming the estimator up from ``warm_start``."""
+def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, advance,
+                      stop: threading.Event) -> Estimates | None:
+    """Decode and estimate the frames in [start, end), warming the estimator up from ``warm_start``.
+    Returns early (None) once ``stop`` is set."""
     estimator = make_estimator(options.backend, skeleton)
     parts: list[Estimates] = []
     try:
         images, times = [], []
         for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
+            if stop.is_set():
+                return None
             images.append(frame.image)
             times.append(frame.time)
             if len(images) == options.chunk_size:

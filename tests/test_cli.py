@@ -108,3 +108,29 @@ def test_truncated_video_with_index_first(tmp_path):
     line = _one_error_line(_run("run", str(cut), "--out", str(tmp_path / "a.npz")), EXIT_INPUT)
     assert "cut.mp4" in line and "truncated" in line
     assert not (tmp_path / "a.npz").exists()
+
+
+def test_start_past_the_end_is_a_usage_error(tmp_path):
+    from conftest import make_video, numbered_frames
+
+    clip = make_video(tmp_path / "short.mp4", numbered_frames(10), fps=10)
+    line = _one_error_line(_run("run", str(clip), "--start", "5", "--out", str(tmp_path / "a.npz")), 2)
+    assert "--start" in line and "short.mp4" in line
+
+
+def test_sigterm_mid_run_leaves_no_output(tmp_path):
+    import signal
+
+    from conftest import SAMPLES
+
+    out = tmp_path / "a.fbx"
+    proc = subprocess.Popen([*MOCAP, "run", str(SAMPLES / "turn_jump.mp4"), "--out", str(out),
+                             "--progress", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait until estimation is under way
+        if '"estimate"' in line and '"done": 0' not in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
