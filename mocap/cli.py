@@ -55,6 +55,16 @@ def cli(debug):
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
               help="End time in seconds [default: end of video].")
+@click.option("--detector", default="none", show_default=True,
+              help="Person detector for videos with several people (see `mocap run --help`'s "
+                   "list); none: one person, whole frames.")
+@click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
+              help="People seen for less than this are dropped (with a detector).")
+@click.option("--person", "persons", default="all", show_default=True,
+              help="Who to capture: all, largest, or track ids like 3,5 (see `mocap track`).")
+@click.option("--split", is_flag=True, help="One output file per person: anim_person3.fbx, ...")
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the video with each person's box, id and skeleton drawn on it (.mp4).")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Estimators run in parallel on consecutive parts of the video; 0: one per "
                    "CPU core (at most 4).")
@@ -62,7 +72,8 @@ def cli(debug):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, fov, focal, start, end, workers, progress_kind):
+def run_cmd(video, outs, backend, fov, focal, start, end, detector, min_seconds, persons, split, preview,
+            workers, progress_kind):
     """Capture the person in VIDEO and write their animation to --out.
 
     The animation has the video's frame rate; the skeleton is SMPL's 24 joints.
@@ -78,7 +89,8 @@ def run_cmd(video, outs, backend, fov, focal, start, end, workers, progress_kind
     progress = make_progress(progress_kind)
     try:
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
-                                          workers=workers), progress)
+                                          workers=workers, detector=detector, min_seconds=min_seconds,
+                                          persons=persons, split=split, preview=preview), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]
@@ -109,6 +121,52 @@ def _hide_native_stderr() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
+
+
+@cli.command("track")
+@click.argument("video", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Tracks file (JSON). Default: VIDEO's name with .tracks.json, in the current folder.")
+@click.option("--detector", default="auto", show_default=True, help="Person detector.")
+@click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
+              help="People seen for less than this are dropped.")
+@click.option("--start", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
+              help="Start time in seconds.")
+@click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
+              help="End time in seconds [default: end of video].")
+@click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
+              default="auto", show_default=True, help="As for `mocap run`.")
+def track_cmd(video, out, detector, min_seconds, start, end, progress_kind):
+    """Detect and track the people in VIDEO; write each one's boxes per frame to --out.
+
+    \b
+    The file: {"video", "fps", "width", "height",
+               "tracks": [{"id", "frames", "times", "boxes" (x0 y0 x1 y1 pixels), "scores"}]}
+    Use the ids with `mocap run --person`.
+    """
+    from pathlib import Path
+
+    from .fileio import atomic_output, check_writable
+    from .pipeline import RunOptions, track_people
+    from .progress import make_progress
+    from .video import probe
+
+    out = out or Path(video).with_suffix(".tracks.json").name
+    check_writable(out)
+    info = probe(video)
+    progress = make_progress(progress_kind)
+    try:
+        tracklets = track_people(video, info, RunOptions(detector=detector, min_seconds=min_seconds,
+                                                         start=start, end=end), progress)
+    finally:
+        progress.close()
+    doc = {"video": Path(video).name, "fps": info.fps, "width": info.width, "height": info.height,
+           "tracks": [t.to_json() for t in tracklets.values()]}
+    with atomic_output(out) as tmp:
+        tmp.write_text(json.dumps(doc))
+    summary = f"wrote {out} ({len(tracklets)} {'person' if len(tracklets) == 1 else 'people'})"
+    click.echo(json.dumps({"stage": "done", "outputs": [str(out)]}) if progress_kind == "json" else summary,
+               err=progress_kind != "json")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,11 +102,16 @@ class Motion:
 
 @dataclass
 class Scene:
-    """All people from one video: track id -> :class:`Motion`, plus the shared camera."""
+    """All people from one video: track id -> :class:`Motion`, plus the shared camera.
+
+    ``tracks`` (track id -> :class:`mocap.track.Tracklet`, image boxes over time) is
+    kept when the scene came from detection and tracking; it is not saved to files.
+    """
 
     motions: dict[int, Motion]
     camera: Camera | None = None
     source: str = ""
+    tracks: dict | None = None
 
     @property
     def fps(self) -> float:

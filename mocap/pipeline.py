@@ -22,10 +22,13 @@ from .camera import default_camera
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
 from .estimators import Estimates, make_estimator
 from .export import check_output_path, export_scene
+from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, skeleton_for_body
+from .crop import crop_window, cut
 from .smooth import fill_gaps, is_uniform, resample_uniform
+from .track import ByteTracker, Tracklet, collect, filter_tracklets, join_tracklets
 
 
 @dataclass
@@ -39,6 +42,11 @@ class RunOptions:
     end: float | None = None  # seconds
     chunk_size: int = 16  # frames per estimator call
     workers: int = 0  # parallel estimators over time segments; 0 = one per core (max 4)
+    detector: str = "none"  # "none": one person, whole frames; else a name from mocap.detectors
+    min_seconds: float = 1.0  # people seen for less time than this are dropped
+    persons: str = "all"  # "all", "largest", or track ids "3,5"
+    split: bool = False  # one output file per person
+    preview: str | None = None  # also write the video with boxes, ids and skeletons here
 
 
 @dataclass
@@ -81,6 +89,12 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
                          exit_code=EXIT_USAGE)
     camera = default_camera(info.width, info.height, options.fov, options.focal)
     skeleton = skeleton_for_body()
+    people = None
+    if options.detector != "none":
+        tracklets = track_people(video_path, info, options, progress, timer)
+        people = select_people(tracklets, options.persons)
+        if not people:
+            raise NoPersonError(f"{video_path}: no person seen for at least {options.min_seconds:g} s")
     segments = plan_segments(info, options)
     progress.start("estimate", _expected_frames(info, options))
     lock = threading.Lock()
@@ -92,7 +106,9 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     stop = threading.Event()  # set when one segment fails or the user interrupts: the others quit
 
     def estimate(segment):
-        return _estimate_segment(video_path, *segment, options, skeleton, camera.K, advance, stop)
+        if people is None:
+            return {0: _estimate_segment(video_path, *segment, options, skeleton, camera.K, advance, stop)}
+        return _estimate_people(video_path, *segment, people, options, skeleton, camera.K, advance, stop)
 
     t = time.perf_counter()
     with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-estimate") as pool:
@@ -101,24 +117,121 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
         except BaseException:
             stop.set()
             raise
-    parts = [p for p in parts if p is not None]
     progress.finish("estimate")
     t = timer.add("estimate", t)
-    frames = sum(p.num_frames for p in parts)
-    if frames == 0:
-        raise InputError(f"{video_path}: no frame could be decoded in the selected time range")
-    whole = options.start == 0 and options.end is None
-    if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
-        raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
-                         f"but only {frames} decode")
-    progress.start("solve", 1)
-    motion = solve_motion(Estimates.concat(parts), camera, skeleton, info.fps)
-    progress.advance("solve")
+    if people is None:
+        frames = sum(p[0].num_frames for p in parts if p[0] is not None)
+        if frames == 0:
+            raise InputError(f"{video_path}: no frame could be decoded in the selected time range")
+        whole = options.start == 0 and options.end is None
+        if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
+            raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
+                             f"but only {frames} decode")
+    per_person: dict[int, list[Estimates]] = {}
+    for part in parts:
+        for tid, est in part.items():
+            if est is not None:
+                per_person.setdefault(tid, []).append(est)
+    progress.start("solve", len(per_person))
+    motions = {}
+    for tid, chunks in sorted(per_person.items()):
+        motion = solve_motion(Estimates.concat(chunks), camera, skeleton, info.fps)
+        if motion is not None:
+            motions[tid] = motion
+        progress.advance("solve")
     progress.finish("solve")
     timer.add("solve", t)
-    if motion is None:
+    if not motions:
         raise NoPersonError(f"{video_path}: no person found in the video")
-    return Scene({0: motion}, camera, source=str(Path(video_path).name))
+    return Scene(motions, camera, source=str(Path(video_path).name), tracks=people)
+
+
+def track_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,
+                 timer: _Timer | None = None) -> dict[int, Tracklet]:
+    """Detect and track everyone; keep those seen for ``options.min_seconds``.
+
+    Returns:
+        track id -> :class:`Tracklet`, ids stable over the video.
+    """
+    from .detectors import make_detector
+
+    detector = make_detector(options.detector)
+    tracker = ByteTracker(info.fps)
+    progress.start("track", _expected_frames(info, options))
+    t = time.perf_counter()
+    rows = []
+    for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
+        rows.append((frame.index, frame.time, tracker.update(detector(frame.image))))
+        progress.advance("track")
+    progress.finish("track")
+    if timer is not None:
+        timer.add("track", t)
+    tracklets = join_tracklets(collect(rows))
+    return filter_tracklets(tracklets, options.min_seconds, info.fps)
+
+
+def select_people(tracklets: dict[int, Tracklet], persons: str) -> dict[int, Tracklet]:
+    """``all``; ``largest`` (the tallest median box — usually the main subject); or ids "3,5"."""
+    if persons == "all" or not tracklets:
+        return tracklets
+    if persons == "largest":
+        tid = max(tracklets, key=lambda i: np.median(tracklets[i].boxes[:, 3] - tracklets[i].boxes[:, 1]))
+        return {tid: tracklets[tid]}
+    try:
+        wanted = [int(x) for x in persons.split(",") if x.strip()]
+    except ValueError:
+        raise MocapError(f"--person takes 'all', 'largest' or track ids like 3,5; got {persons!r}",
+                         exit_code=EXIT_USAGE) from None
+    missing = [i for i in wanted if i not in tracklets]
+    if missing:
+        raise MocapError(f"--person: no track {', '.join(map(str, missing))} "
+                         f"(tracks: {', '.join(map(str, tracklets)) or 'none'})", exit_code=EXIT_USAGE)
+    return {i: tracklets[i] for i in wanted}
+
+
+def _estimate_people(video_path, start, end, warm_start, people: dict[int, Tracklet], options, skeleton, K,
+                     advance, stop: threading.Event) -> dict[int, Estimates | None]:
+    """Per-person estimation on crops around each tracked box in [start, end).
+
+    Every person gets their own estimator (MediaPipe tracks between frames), fed in
+    chunks of ``options.chunk_size`` crops.
+    """
+    boxes_at: dict[float, list[tuple[int, np.ndarray]]] = {}
+    for tid, tr in people.items():
+        for t, box in zip(tr.times, tr.boxes):
+            boxes_at.setdefault(round(float(t), 6), []).append((tid, box))
+    estimators: dict = {}
+    pending: dict[int, tuple[list, list, list]] = {}
+    parts: dict[int, list[Estimates]] = {tid: [] for tid in people}
+
+    def flush(tid):
+        images, times, offsets = pending.pop(tid)
+        est = estimators[tid](images, np.array(times), K, np.array(offsets, float))
+        parts[tid].append(_keep_from(est, start))
+
+    try:
+        for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
+            if stop.is_set():
+                return {}
+            for tid, box in boxes_at.get(round(frame.time, 6), []):
+                if tid not in estimators:
+                    estimators[tid] = make_estimator(options.backend, skeleton)
+                window = crop_window(box, aspect=1.0)
+                images, times, offsets = pending.setdefault(tid, ([], [], []))
+                images.append(cut(frame.image, window))
+                times.append(frame.time)
+                offsets.append(window[:2])
+                if len(images) == options.chunk_size:
+                    flush(tid)
+            if frame.time >= start - 1e-6:
+                advance(1)
+        for tid in list(pending):
+            flush(tid)
+    finally:
+        for est in estimators.values():
+            est.close()
+    return {tid: Estimates.concat(p) if any(x.num_frames for x in p) else None
+            for tid, p in parts.items() if p}
 
 
 # A parallel segment's estimator starts this early; what it sees there is dropped.
@@ -227,18 +340,26 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
             every one is checked before the long work starts.
     """
     progress = progress or NullProgress()
+    options = options or RunOptions()
     out_paths = [out_paths] if isinstance(out_paths, (str, Path)) else list(out_paths)
     for path in out_paths:
         check_output_path(path)
+    if options.preview:
+        check_writable(options.preview)
     timer = _Timer()
     scene = capture(video_path, options, progress, timer)
     t = time.perf_counter()
     progress.start("export", len(out_paths))
     outputs = []
     for path in out_paths:
-        outputs += export_scene(scene, path)
+        outputs += export_scene(scene, path, split=options.split)
         progress.advance("export")
     progress.finish("export")
-    timer.add("export", t)
+    t = timer.add("export", t)
+    if options.preview:
+        from .preview import write_preview
+
+        outputs.append(write_preview(video_path, scene, options.preview, scene.tracks, progress))
+        timer.add("preview", t)
     motion = next(iter(scene.motions.values()))
     return RunResult(outputs, motion.num_frames, len(scene.motions), motion.fps, dict(timer.seconds))

@@ -19,28 +19,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mocap.camera import project  # noqa: E402
 from mocap.motion import load_npz  # noqa: E402
+from mocap.preview import draw_skeleton, scene_pixels  # noqa: E402
 from mocap.video import read_frames  # noqa: E402
-
-LEFT, RIGHT, CENTRE = (255, 140, 0), (0, 160, 255), (240, 240, 240)
-
-
-def draw_skeleton(image: np.ndarray, joints_2d: np.ndarray, names, parents) -> np.ndarray:
-    """Draw bones (J, 2 pixel positions) on a copy of an (H, W, 3) RGB image."""
-    import cv2
-
-    out = image.copy()
-    for j, p in enumerate(parents):
-        if p < 0:
-            continue
-        colour = LEFT if names[j].startswith("left") else RIGHT if names[j].startswith("right") else CENTRE
-        a, b = (tuple(int(round(v)) for v in joints_2d[k]) for k in (p, j))
-        cv2.line(out, a, b, colour, 3, cv2.LINE_AA)
-    for x, y in joints_2d:
-        cv2.circle(out, (int(round(x)), int(round(y))), 4, (255, 255, 255), -1, cv2.LINE_AA)
-    return out
-
 
 def crop_around(image: np.ndarray, points: np.ndarray, width: int, height: int) -> np.ndarray:
     """A (height, width, 3) cut of ``image`` centred on the (N, 2) points, kept inside the image."""
@@ -63,16 +44,16 @@ def main() -> int:
     from PIL import Image
 
     scene = load_npz(args.motion)
-    m = next(iter(scene.motions.values()))
-    cam_from_world = np.linalg.inv(scene.camera.world_from_camera)
-    joints = m.joint_positions() @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
-    pixels = project(joints, scene.camera.K)
+    m = scene.motions[next(iter(scene.motions))]
+    tid = next(iter(scene.motions))
+    pixels = scene_pixels(scene)[tid]
     picks = set(np.linspace(0, m.num_frames - 1, args.frames).round().astype(int).tolist())
     tiles = []
     for frame in read_frames(args.video):
         k = int(np.argmin(np.abs(m.times - frame.time)))
         if frame.index in picks:
-            tile = draw_skeleton(frame.image, pixels[k], m.skeleton.names, m.skeleton.parents)
+            tile = frame.image.copy()
+            draw_skeleton(tile, pixels[k], m.skeleton.names, m.skeleton.parents, width=3)
             if args.crop:
                 tile = crop_around(tile, pixels[k], *args.crop)
             tiles.append(tile)

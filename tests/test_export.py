@@ -364,9 +364,19 @@ def test_check_output_path_accepts_good_path(tmp_path):
 
 def test_bvh_refuses_several_people(tmp_path):
     scene = Scene({0: synthetic_motion(T=3), 1: synthetic_motion(T=3)})
-    with pytest.raises(OutputError, match="one .bvh file per person"):
+    with pytest.raises(OutputError, match="--split for one .bvh per person"):
         export_scene(scene, tmp_path / "a.bvh")
     assert _leftovers(tmp_path) == []
+
+
+def test_split_writes_one_file_per_person(tmp_path):
+    a, b = synthetic_motion(T=4, seed=1), synthetic_motion(T=6, seed=2)
+    written = export_scene(Scene({3: a, 7: b}), tmp_path / "anim.bvh", split=True)
+    assert [p.name for p in written] == ["anim_person3.bvh", "anim_person7.bvh"]
+    assert _leftovers(tmp_path) == ["anim_person3.bvh", "anim_person7.bvh"]
+    for path, m in zip(written, (a, b)):
+        back = read_bvh(path)
+        assert len(back.rotations) == m.num_frames
 
 
 @pytest.mark.parametrize("suffix", [".bvh", ".npz"])

@@ -60,13 +60,17 @@ class BodyEstimator(Protocol):
 
     name: str
 
-    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray) -> Estimates:
+    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray,
+                 offsets: np.ndarray | None = None) -> Estimates:
         """Estimate a chunk of frames.
 
         Args:
-            images: N images (H, W, 3) uint8 RGB, consecutive frames of one video.
+            images: N images (h, w, 3) uint8 RGB of one person, consecutive frames of one
+                video: whole frames, or crops around the person.
             times: (N,) their times in seconds.
-            K: (3, 3) camera intrinsics for these images.
+            K: (3, 3) camera intrinsics of the whole frames.
+            offsets: (N, 2) pixel position of each crop's top-left corner in its frame
+                (None: the images are whole frames).
         """
         ...
 

@@ -73,7 +73,8 @@ class MediaPipePose:
         img = np.array([(p.x * w, p.y * h, p.visibility) for p in result.pose_landmarks.landmark])
         return world, img
 
-    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray) -> Estimates:
+    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray,
+                 offsets: np.ndarray | None = None) -> Estimates:
         n = len(images)
         world = np.zeros((n, NUM_LANDMARKS, 3))
         pixels = np.zeros((n, NUM_LANDMARKS, 3))
@@ -83,6 +84,8 @@ class MediaPipePose:
             if seen is not None:
                 world[i], pixels[i] = seen
                 found[i] = True
+        if offsets is not None:  # crop pixels → image pixels
+            pixels[:, :, :2] += np.asarray(offsets, float)[:, None, :]
         return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)
 
     def close(self) -> None:

@@ -35,7 +35,13 @@ def check_output_path(path: str | Path) -> Path:
     return check_writable(path)
 
 
-def export_scene(scene: Scene, path: str | Path) -> list[Path]:
+def split_paths(scene: Scene, path: str | Path) -> dict[int, Path]:
+    """One file per person: ``anim.fbx`` → ``anim_person3.fbx`` for track 3."""
+    path = Path(path)
+    return {tid: path.with_name(f"{path.stem}_person{tid}{path.suffix}") for tid in sorted(scene.motions)}
+
+
+def export_scene(scene: Scene, path: str | Path, split: bool = False) -> list[Path]:
     """Write ``scene`` to ``path`` in the format its suffix names.
 
     - ``.fbx``: every person in one file, one armature ``person<ID>`` each.
@@ -43,6 +49,8 @@ def export_scene(scene: Scene, path: str | Path) -> list[Path]:
       several people raises :class:`OutputError` - write each person separately
       with :func:`mocap.export.bvh.write_bvh`.
     - ``.npz``: :func:`mocap.motion.save_npz` (AMASS keys + every person).
+
+    With ``split`` every person goes to a file of their own (:func:`split_paths`).
 
     Returns:
         the files written (one path today; a list so that formats writing
@@ -52,6 +60,9 @@ def export_scene(scene: Scene, path: str | Path) -> list[Path]:
     fmt = _format_of(path)
     if not scene.motions:
         raise OutputError(f"{path}: nothing to export, no person in the scene")
+    if split:
+        return [out for tid, p in split_paths(scene, path).items()
+                for out in export_scene(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p)]
     if fmt == ".fbx":
         from .fbx import write_fbx
 
@@ -62,8 +73,8 @@ def export_scene(scene: Scene, path: str | Path) -> list[Path]:
         if len(scene.motions) > 1:
             raise OutputError(
                 f"{path}: BVH holds one person but the scene has {len(scene.motions)} "
-                f"(track ids {', '.join(map(str, sorted(scene.motions)))}); write one .bvh file per person, "
-                "or use .fbx/.npz for all of them in one file"
+                f"(track ids {', '.join(map(str, sorted(scene.motions)))}); use --split for one .bvh per "
+                "person, --person to pick one, or .fbx/.npz for all of them in one file"
             )
         write_bvh(next(iter(scene.motions.values())), path)
     else:
