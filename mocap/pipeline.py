@@ -27,6 +27,7 @@ from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, skeleton_for_body
 from .crop import crop_window, cut
+from .detect import Detector
 from .smooth import fill_gaps, is_uniform, resample_uniform
 from .track import ByteTracker, Tracklet, collect, filter_tracklets, join_tracklets
 
@@ -69,13 +70,17 @@ class _Timer:
 
 
 def capture(video_path, options: RunOptions | None = None, progress: Progress | None = None,
-            timer: _Timer | None = None) -> Scene:
+            timer: _Timer | None = None, detector: Detector | None = None) -> Scene:
     """Video → :class:`Scene` with one person's motion in the Y-up world.
 
     The clip is cut into ``options.workers`` consecutive segments estimated in
     parallel threads (MediaPipe uses about one core and releases the GIL), each by
     its own estimator that starts ``WARMUP_SECONDS`` early so its tracking and
     landmark smoothing have settled when its segment begins.
+
+    With a detector (``options.detector``, or a :class:`Detector` object passed in),
+    people are detected and tracked first, then each is estimated on crops around
+    their box by an estimator of their own.
 
     Raises:
         InputError: unreadable or truncated video. NoPersonError: nobody found.
@@ -90,8 +95,8 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     camera = default_camera(info.width, info.height, options.fov, options.focal)
     skeleton = skeleton_for_body()
     people = None
-    if options.detector != "none":
-        tracklets = track_people(video_path, info, options, progress, timer)
+    if detector is not None or options.detector != "none":
+        tracklets = track_people(video_path, info, options, progress, timer, detector)
         people = select_people(tracklets, options.persons)
         if not people:
             raise NoPersonError(f"{video_path}: no person seen for at least {options.min_seconds:g} s")
@@ -147,15 +152,18 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
 
 
 def track_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,
-                 timer: _Timer | None = None) -> dict[int, Tracklet]:
+                 timer: _Timer | None = None, detector: Detector | None = None) -> dict[int, Tracklet]:
     """Detect and track everyone; keep those seen for ``options.min_seconds``.
 
+    Args:
+        detector: overrides ``options.detector`` (a name for :func:`mocap.detectors.make_detector`).
     Returns:
         track id -> :class:`Tracklet`, ids stable over the video.
     """
-    from .detectors import make_detector
+    if detector is None:
+        from .detectors import make_detector
 
-    detector = make_detector(options.detector)
+        detector = make_detector(options.detector)
     tracker = ByteTracker(info.fps)
     progress.start("track", _expected_frames(info, options))
     t = time.perf_counter()
@@ -332,7 +340,8 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float)
                   skeleton=skeleton, betas=est.betas, confidence=confidence)
 
 
-def run(video_path, out_paths, options: RunOptions | None = None, progress: Progress | None = None) -> RunResult:
+def run(video_path, out_paths, options: RunOptions | None = None, progress: Progress | None = None,
+        detector: Detector | None = None) -> RunResult:
     """``mocap run``: video → animation file(s).
 
     Args:
@@ -347,7 +356,7 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
     if options.preview:
         check_writable(options.preview)
     timer = _Timer()
-    scene = capture(video_path, options, progress, timer)
+    scene = capture(video_path, options, progress, timer, detector)
     t = time.perf_counter()
     progress.start("export", len(out_paths))
     outputs = []
