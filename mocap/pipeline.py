@@ -165,15 +165,18 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
 
         detector = make_detector(options.detector)
     tracker = ByteTracker(info.fps)
+    timer = timer or _Timer()
     progress.start("track", _expected_frames(info, options))
-    t = time.perf_counter()
     rows = []
+    t = time.perf_counter()
     for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
-        rows.append((frame.index, frame.time, tracker.update(detector(frame.image))))
+        t = timer.add("decode", t)
+        found = detector(frame.image)
+        t = timer.add("detect", t)
+        rows.append((frame.index, frame.time, tracker.update(found)))
+        t = timer.add("track", t)
         progress.advance("track")
     progress.finish("track")
-    if timer is not None:
-        timer.add("track", t)
     tracklets = join_tracklets(collect(rows))
     return filter_tracklets(tracklets, options.min_seconds, info.fps)
 
@@ -370,5 +373,7 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
 
         outputs.append(write_preview(video_path, scene, options.preview, scene.tracks, progress))
         timer.add("preview", t)
-    motion = next(iter(scene.motions.values()))
-    return RunResult(outputs, motion.num_frames, len(scene.motions), motion.fps, dict(timer.seconds))
+    first = min(m.times[0] for m in scene.motions.values())
+    last = max(m.times[-1] for m in scene.motions.values())
+    frames = int(round((last - first) * scene.fps)) + 1  # video frames spanned by the people captured
+    return RunResult(outputs, frames, len(scene.motions), scene.fps, dict(timer.seconds))
