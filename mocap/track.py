@@ -269,7 +269,8 @@ def _centre(box: np.ndarray) -> np.ndarray:
 
 def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: float,
                      min_motion: float = 0.05) -> dict[int, Tracklet]:
-    """Drop tracklets shorter than ``min_seconds`` and motionless ones.
+    """Drop tracklets shorter than ``min_seconds`` (or seen in fewer than half the frames
+    of that span) and motionless ones.
 
     Motionless: the box centre never moves more than ``min_motion`` box heights and
     its size never changes by more than that fraction — a poster or a statue; a
@@ -277,7 +278,9 @@ def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: fl
     """
     out = {}
     for tid, t in tracklets.items():
-        if len(t.times) < 2 or t.duration + 1 / fps < min_seconds:
+        # Long enough, and actually seen for at least half of that time (a few scattered
+        # false hits joined over a long span are not a person).
+        if len(t.times) < max(2, 0.5 * min_seconds * fps) or t.duration + 1 / fps < min_seconds:
             continue
         h = np.median(t.boxes[:, 3] - t.boxes[:, 1])
         centres = np.stack([(t.boxes[:, 0] + t.boxes[:, 2]) / 2, (t.boxes[:, 1] + t.boxes[:, 3]) / 2], axis=1)

@@ -100,6 +100,15 @@ def test_filter_drops_short_and_motionless_tracks():
     assert walker.boxes[-1][0] > walker.boxes[0][0]
 
 
+def test_filter_drops_sparse_tracks():
+    from mocap.track import Tracklet
+
+    frames = np.arange(0, 60, 10)  # 6 hits spread over 2 s at 30 fps
+    boxes = np.array([_box(100 + 20 * i, 300) for i in range(len(frames))])
+    sparse = Tracklet(1, frames, frames / 30.0, boxes, np.full(len(frames), 0.9))
+    assert filter_tracklets({1: sparse}, min_seconds=1.0, fps=30.0) == {}
+
+
 def test_box_iou():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], float)
