@@ -101,3 +101,36 @@ def evaluate_scene(scene, gt: dict) -> dict[str, float]:
     cam = world @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
     seen = motion.confidence > 0
     return evaluate_motion(cam[seen], motion.times[seen], motion.skeleton.names, gt)
+
+
+def mot_scores(gt: dict, tracklets: dict, min_visible: float = 0.5) -> dict[str, float]:
+    """Multi-object tracking scores with py-motmetrics (IoU ≥ 0.5 matches).
+
+    Args:
+        gt: a multi-person ground truth (``person_ids`` (P,), ``boxes`` (P, T, 4) xyxy with NaN
+            where absent, ``visible`` (P, T) unoccluded fraction); people less visible than
+            ``min_visible`` in a frame are not required there.
+        tracklets: track id -> :class:`mocap.track.Tracklet` (``frames`` index the GT's T).
+    Returns:
+        {"idf1", "id_switches", "mota", "precision", "recall"}.
+    """
+    import motmetrics as mm
+
+    predicted: dict[int, list] = {}
+    for tid, tr in tracklets.items():
+        for f, box in zip(tr.frames, tr.boxes):
+            predicted.setdefault(int(f), []).append((tid, box))
+    xywh = lambda b: np.c_[b[:, :2], b[:, 2:] - b[:, :2]] if len(b) else np.zeros((0, 4))  # noqa: E731
+    acc = mm.MOTAccumulator(auto_id=False)
+    ids = [int(i) for i in gt["person_ids"]]
+    for f in range(gt["boxes"].shape[1]):
+        truth = [(ids[p], gt["boxes"][p, f]) for p in range(len(ids))
+                 if np.all(np.isfinite(gt["boxes"][p, f])) and gt["visible"][p, f] >= min_visible]
+        pred = predicted.get(f, [])
+        dist = mm.distances.iou_matrix(xywh(np.array([b for _, b in truth]).reshape(-1, 4)),
+                                       xywh(np.array([b for _, b in pred]).reshape(-1, 4)), max_iou=0.5)
+        acc.update([i for i, _ in truth], [i for i, _ in pred], dist, frameid=f)
+    row = mm.metrics.create().compute(acc, metrics=["idf1", "num_switches", "mota", "precision", "recall"])
+    return {"idf1": float(row["idf1"].iloc[0]), "id_switches": int(row["num_switches"].iloc[0]),
+            "mota": float(row["mota"].iloc[0]), "precision": float(row["precision"].iloc[0]),
+            "recall": float(row["recall"].iloc[0])}

