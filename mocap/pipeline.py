@@ -29,7 +29,7 @@ from .skeleton import Skeleton, skeleton_for_body
 from .crop import crop_window, cut
 from .detect import Detector
 from .smooth import fill_gaps, is_uniform, resample_uniform
-from .track import ByteTracker, Tracklet, collect, filter_tracklets, join_tracklets
+from .track import ByteTracker, Tracklet, boxes_by_time, collect, filter_tracklets, join_tracklets
 
 
 @dataclass
@@ -207,10 +207,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     Every person gets their own estimator (MediaPipe tracks between frames), fed in
     chunks of ``options.chunk_size`` crops.
     """
-    boxes_at: dict[float, list[tuple[int, np.ndarray]]] = {}
-    for tid, tr in people.items():
-        for t, box in zip(tr.times, tr.boxes):
-            boxes_at.setdefault(round(float(t), 6), []).append((tid, box))
+    boxes_at = boxes_by_time(people)
     estimators: dict = {}
     pending: dict[int, tuple[list, list, list]] = {}
     parts: dict[int, list[Estimates]] = {tid: [] for tid in people}

@@ -10,7 +10,7 @@ import numpy as np
 from .camera import project
 from .fileio import atomic_output
 from .motion import Scene
-from .track import Tracklet
+from .track import Tracklet, boxes_by_time
 from .video import frame_rate_fraction, probe, read_frames
 
 LEFT, RIGHT, CENTRE = (255, 140, 0), (0, 160, 255), (240, 240, 240)
@@ -72,10 +72,7 @@ def write_preview(video_path, scene: Scene, path, tracklets: dict[int, Tracklet]
 
     info = probe(video_path)
     pixels = scene_pixels(scene)
-    boxes_at: dict[float, list] = {}
-    for tid, tr in (tracklets or {}).items():
-        for t, box in zip(tr.times, tr.boxes):
-            boxes_at.setdefault(round(float(t), 6), []).append((tid, box))
+    boxes_at = boxes_by_time(tracklets or {})
     if progress is not None:
         progress.start("preview", info.num_frames or None)
     with atomic_output(path) as tmp:

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .detect import Detections
+from .detectors.boxes import iou as box_iou
 
 
 @dataclass
@@ -33,15 +34,6 @@ class TrackerOptions:
     low_match_iou: float = 0.5  # second stage against low-score boxes
     lost_seconds: float = 1.0  # a track unseen this long is finished
     confirm_hits: int = 2  # consecutive hits before a new track is reported
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU between (N, 4) and (M, 4) xyxy boxes."""
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=-1)
-    area = lambda x: np.prod(np.clip(x[:, 2:] - x[:, :2], 0, None), axis=-1)  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
 
 
 def _xyah(box: np.ndarray) -> np.ndarray:
@@ -265,6 +257,19 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
 
 def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+
+
+def boxes_by_time(tracklets: dict[int, Tracklet]) -> dict[float, list[tuple[int, np.ndarray]]]:
+    """Index tracklets by frame time: round(time, 6) -> [(track id, (4,) xyxy box), ...].
+
+    Frames decoded again from the same file carry the same times, so a later pass
+    finds each frame's boxes by ``round(frame.time, 6)``.
+    """
+    out: dict[float, list[tuple[int, np.ndarray]]] = {}
+    for tid, tr in tracklets.items():
+        for t, box in zip(tr.times, tr.boxes):
+            out.setdefault(round(float(t), 6), []).append((tid, box))
+    return out
 
 
 def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: float,
