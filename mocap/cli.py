@@ -142,6 +142,7 @@ def track_cmd(video, out, detector, min_seconds, start, end, progress_kind):
     \b
     The file: {"video", "fps", "width", "height",
                "tracks": [{"id", "frames", "times", "boxes" (x0 y0 x1 y1 pixels), "scores"}]}
+    Frames are numbered at the video's nominal rate (time x fps) from its start.
     Use the ids with `mocap run --person`.
     """
     from pathlib import Path

@@ -134,3 +134,24 @@ def mot_scores(gt: dict, tracklets: dict, min_visible: float = 0.5) -> dict[str,
     return {"idf1": float(row["idf1"].iloc[0]), "id_switches": int(row["num_switches"].iloc[0]),
             "mota": float(row["mota"].iloc[0]), "precision": float(row["precision"].iloc[0]),
             "recall": float(row["recall"].iloc[0])}
+
+
+def checkpoint_ids(tracklets: dict, checkpoints, fps: float) -> list[int | None]:
+    """The track id at each hand-marked point of one person: the track whose box in that
+    frame contains the point (the nearest box centre if several do), or None.
+
+    Args:
+        tracklets: track id -> :class:`mocap.track.Tracklet`; its ``times`` locate frames
+            (frame = round(time * fps)), so tracking may have started part-way in.
+        checkpoints: [(frame, x, y), ...] pixels.
+    """
+    at: dict[int, list] = {}
+    for tid, tr in tracklets.items():
+        for t, box in zip(tr.times, tr.boxes):
+            at.setdefault(int(round(t * fps)), []).append((tid, box))
+    out = []
+    for frame, x, y in checkpoints:
+        inside = [(np.hypot((b[0] + b[2]) / 2 - x, (b[1] + b[3]) / 2 - y), tid)
+                  for tid, b in at.get(int(frame), []) if b[0] <= x <= b[2] and b[1] <= y <= b[3]]
+        out.append(min(inside)[1] if inside else None)
+    return out

@@ -173,7 +173,8 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
         t = timer.add("decode", t)
         found = detector(frame.image)
         t = timer.add("detect", t)
-        rows.append((frame.index, frame.time, tracker.update(found)))
+        # Frame numbers at the nominal rate, so they match the video's even after --start.
+        rows.append((int(round(frame.time * info.fps)), frame.time, tracker.update(found)))
         t = timer.add("track", t)
         progress.advance("track")
     progress.finish("track")

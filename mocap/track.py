@@ -31,62 +31,66 @@ class TrackerOptions:
     low_score: float = 0.1  # below this a box is ignored
     new_track_score: float = 0.6  # a new track needs a box at least this confident
     match_iou: float = 0.2  # first stage: minimum IoU (after score fusion)
+    buffer: float = 0.3  # first stage: boxes grown by this fraction of their size on each side
     low_match_iou: float = 0.5  # second stage against low-score boxes
     lost_seconds: float = 1.0  # a track unseen this long is finished
     confirm_hits: int = 2  # consecutive hits before a new track is reported
 
 
-def _xyah(box: np.ndarray) -> np.ndarray:
-    w, h = box[2] - box[0], box[3] - box[1]
-    return np.array([box[0] + w / 2, box[1] + h / 2, w / max(h, 1e-6), h])
+def _xyah(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) xyxy -> (N, 4) centre x, centre y, aspect w/h, height."""
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    return np.stack([boxes[:, 0] + w / 2, boxes[:, 1] + h / 2, w / np.maximum(h, 1e-6), h], axis=1)
 
 
-def _xyxy(state: np.ndarray) -> np.ndarray:
-    cx, cy, a, h = state[:4]
+def _xyxy(mean: np.ndarray) -> np.ndarray:
+    """(N, 8) filter states -> (N, 4) xyxy boxes."""
+    cx, cy, a, h = mean[:, 0], mean[:, 1], mean[:, 2], mean[:, 3]
     w = a * h
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
-class _Kalman:
-    """Constant-velocity filter on (cx, cy, a, h) with noise proportional to the box height
-    (the SORT/DeepSORT parameterisation ByteTrack uses)."""
+# Constant-velocity Kalman filter on (cx, cy, a, h, and their velocities), all tracks at
+# once, with noise proportional to the box height (the SORT/DeepSORT parameterisation
+# ByteTrack uses). Shapes: mean (N, 8), cov (N, 8, 8), measurements (N, 4).
+_F = np.eye(8) + np.eye(8, k=4)
+_POS, _VEL = 1 / 20, 1 / 160
 
-    _F = np.eye(8) + np.eye(8, k=4)
-    _H = np.eye(4, 8)
-    _POS, _VEL = 1 / 20, 1 / 160
 
-    def __init__(self, box: np.ndarray):
-        z = _xyah(box)
-        self.x = np.r_[z, np.zeros(4)]
-        h = z[3]
-        std = np.array([2 * self._POS * h, 2 * self._POS * h, 1e-2, 2 * self._POS * h,
-                        10 * self._VEL * h, 10 * self._VEL * h, 1e-5, 10 * self._VEL * h])
-        self.P = np.diag(std**2)
+def _noise(h: np.ndarray, pos: float, vel: float, aspect: tuple[float, float]) -> np.ndarray:
+    """(N,) heights -> (N, 8) standard deviations."""
+    p, v = pos * h, vel * h
+    return np.stack([p, p, np.full_like(h, aspect[0]), p, v, v, np.full_like(h, aspect[1]), v], axis=1)
 
-    def predict(self) -> None:
-        h = self.x[3]
-        q = np.array([self._POS * h, self._POS * h, 1e-2, self._POS * h,
-                      self._VEL * h, self._VEL * h, 1e-5, self._VEL * h])
-        self.x = self._F @ self.x
-        self.P = self._F @ self.P @ self._F.T + np.diag(q**2)
 
-    def update(self, box: np.ndarray) -> None:
-        h = self.x[3]
-        r = np.array([self._POS * h, self._POS * h, 1e-1, self._POS * h])
-        S = self._H @ self.P @ self._H.T + np.diag(r**2)
-        K = self.P @ self._H.T @ np.linalg.inv(S)
-        self.x = self.x + K @ (_xyah(box) - self._H @ self.x)
-        self.P = (np.eye(8) - K @ self._H) @ self.P
+def kalman_init(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 4) xyxy -> mean (N, 8) at rest, cov (N, 8, 8)."""
+    z = _xyah(boxes)
+    std = _noise(z[:, 3], 2 * _POS, 10 * _VEL, (1e-2, 1e-5))
+    mean = np.concatenate([z, np.zeros_like(z)], axis=1)
+    return mean, std[:, :, None] ** 2 * np.eye(8)
 
-    @property
-    def box(self) -> np.ndarray:
-        return _xyxy(self.x)
+
+def kalman_predict(mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame ahead: mean (N, 8), cov (N, 8, 8) -> the same shapes."""
+    q = _noise(mean[:, 3], _POS, _VEL, (1e-2, 1e-5))
+    return mean @ _F.T, _F @ cov @ _F.T + q[:, :, None] ** 2 * np.eye(8)
+
+
+def kalman_update(mean: np.ndarray, cov: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Correct with measured (N, 4) xyxy boxes: mean (N, 8), cov (N, 8, 8) -> the same shapes."""
+    r = _noise(mean[:, 3], _POS, 0.0, (1e-1, 0.0))[:, :4]
+    S = cov[:, :4, :4] + r[:, :, None] ** 2 * np.eye(4)
+    gain = np.linalg.solve(S, cov[:, :4, :]).transpose(0, 2, 1)  # (N, 8, 4) = P H^T S^-1 (S symmetric)
+    innovation = _xyah(boxes) - mean[:, :4]
+    mean = mean + np.einsum("nij,nj->ni", gain, innovation)
+    cov = cov - gain @ cov[:, :4, :]
+    return mean, cov
 
 
 @dataclass
 class _Track:
     id: int
-    kalman: _Kalman
     score: float
     hits: int = 1
     last_seen: int = 0  # frame number
@@ -105,6 +109,7 @@ class ByteTracker:
         self.options = options or TrackerOptions()
         self.max_lost = max(1, int(round(self.options.lost_seconds * fps)))
         self.tracks: list[_Track] = []
+        self.mean, self.cov = np.zeros((0, 8)), np.zeros((0, 8, 8))  # filter state, one row per track
         self.frame = -1
         self._next_id = 1
 
@@ -117,53 +122,78 @@ class ByteTracker:
         """
         o = self.options
         self.frame += 1
-        for t in self.tracks:
-            t.kalman.predict()
+        if self.tracks:
+            self.mean, self.cov = kalman_predict(self.mean, self.cov)
         keep = detections.scores >= o.low_score
         dets = detections[keep]
         high = np.flatnonzero(dets.scores >= o.high_score)
         low = np.flatnonzero(dets.scores < o.high_score)
-        matched: dict[int, int] = {}  # track index -> detection index
+        predicted = _xyxy(self.mean)
 
         # Stage 1: every track (seen or recently lost) against confident boxes, IoU fused with score.
-        pairs = self._match(range(len(self.tracks)), high, dets, fuse=True, min_iou=o.match_iou)
-        matched.update(pairs)
+        matched = _match(predicted, np.arange(len(self.tracks)), high, dets, fuse=True, min_iou=o.match_iou,
+                         buffer=o.buffer)
         # Stage 2: tracks seen last frame but unmatched, against low-score boxes (occluded people).
         rest = [i for i, t in enumerate(self.tracks) if i not in matched and t.last_seen == self.frame - 1]
-        matched.update(self._match(rest, low, dets, fuse=False, min_iou=o.low_match_iou))
+        matched.update(_match(predicted, rest, low, dets, fuse=False, min_iou=o.low_match_iou))
 
         out = []
+        if matched:
+            rows, cols = np.array(list(matched)), np.array(list(matched.values()))
+            self.mean[rows], self.cov[rows] = kalman_update(self.mean[rows], self.cov[rows], dets.boxes[cols])
         for i, d in matched.items():
             t = self.tracks[i]
-            t.kalman.update(dets.boxes[d])
             t.hits = t.hits + 1 if t.last_seen == self.frame - 1 else 1
             t.last_seen, t.score = self.frame, float(dets.scores[d])
             t.confirmed |= t.hits >= o.confirm_hits
             if t.confirmed:
                 out.append((t.id, dets.boxes[d].copy(), t.score))
         used = set(matched.values())
-        for d in high:
-            if d not in used and dets.scores[d] >= o.new_track_score:
-                t = _Track(self._next_id, _Kalman(dets.boxes[d]), float(dets.scores[d]), last_seen=self.frame)
-                t.confirmed = self.frame == 0 or o.confirm_hits <= 1  # people already there at the start
-                self._next_id += 1
-                self.tracks.append(t)
-                if t.confirmed:
-                    out.append((t.id, dets.boxes[d].copy(), t.score))
+        new = [d for d in high if d not in used and dets.scores[d] >= o.new_track_score]
+        for d in new:
+            t = _Track(self._next_id, float(dets.scores[d]), last_seen=self.frame)
+            t.confirmed = self.frame == 0 or o.confirm_hits <= 1  # people already there at the start
+            self._next_id += 1
+            self.tracks.append(t)
+            if t.confirmed:
+                out.append((t.id, dets.boxes[d].copy(), t.score))
+        if new:
+            mean, cov = kalman_init(dets.boxes[new])
+            self.mean, self.cov = np.concatenate([self.mean, mean]), np.concatenate([self.cov, cov])
         # Forget tentative tracks missed once, and confirmed ones lost for too long.
-        self.tracks = [t for t in self.tracks
-                       if (t.confirmed and self.frame - t.last_seen <= self.max_lost) or t.last_seen == self.frame]
+        alive = [i for i, t in enumerate(self.tracks)
+                 if (t.confirmed and self.frame - t.last_seen <= self.max_lost) or t.last_seen == self.frame]
+        if len(alive) < len(self.tracks):
+            self.tracks = [self.tracks[i] for i in alive]
+            self.mean, self.cov = self.mean[alive], self.cov[alive]
         return sorted(out, key=lambda r: r[0])
 
-    def _match(self, track_idx, det_idx, dets: Detections, fuse: bool, min_iou: float) -> dict[int, int]:
-        track_idx, det_idx = list(track_idx), list(det_idx)
-        if not track_idx or not det_idx:
-            return {}
-        boxes = np.stack([self.tracks[i].kalman.box for i in track_idx])
-        iou = box_iou(boxes, dets.boxes[det_idx])
-        sim = iou * dets.scores[det_idx][None, :] if fuse else iou
-        rows, cols = linear_sum_assignment(-sim)
-        return {track_idx[r]: det_idx[c] for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+
+def _match(predicted: np.ndarray, track_idx, det_idx, dets: Detections, fuse: bool, min_iou: float,
+           buffer: float = 0.0) -> dict[int, int]:
+    """Hungarian matching of tracks (rows of ``predicted``, (N, 4) xyxy) to detections by IoU,
+    optionally weighted by detection score. Returns track index -> detection index.
+
+    ``buffer`` grows both sets of boxes by that fraction of their width and height on
+    each side before the IoU (the buffered IoU of C-BIoU, Yang et al. 2023): at low
+    frame rates a walking person moves most of a box width between frames, so plain
+    IoU with a young track (no velocity yet) is near zero.
+    """
+    track_idx, det_idx = list(track_idx), list(det_idx)
+    if not track_idx or not det_idx:
+        return {}
+    iou = box_iou(_grow(predicted[track_idx], buffer), _grow(dets.boxes[det_idx], buffer))
+    sim = iou * dets.scores[det_idx][None, :] if fuse else iou
+    rows, cols = linear_sum_assignment(-sim)
+    return {track_idx[r]: det_idx[c] for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+
+
+def _grow(boxes: np.ndarray, fraction: float) -> np.ndarray:
+    """(N, 4) xyxy boxes grown by ``fraction`` of their width/height on every side."""
+    if not fraction:
+        return boxes
+    pad = fraction * (boxes[:, 2:] - boxes[:, :2])
+    return np.concatenate([boxes[:, :2] - pad, boxes[:, 2:] + pad], axis=1)
 
 
 # --- tracklets ------------------------------------------------------------------

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install mocap into ./.venv (created if missing) on a fresh Debian/Ubuntu machine.
 #   scripts/install.sh          the tool itself
-#   scripts/install.sh --test   also what the test suite needs (pytest, Debian's assimp)
+#   scripts/install.sh --test   also what the test suite needs (pytest, Debian's assimp and opencv-doc)
 # Idempotent: rerunning only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +31,9 @@ apt_install() {
 # Shared libraries that bpy (Blender as a module) loads even when headless.
 apt_install libxrender1 libxi6 libxxf86vm1 libxfixes3 libxkbcommon0 libsm6 libgl1 libegl1
 if ((want_test)); then
-  # assimp: an independent FBX reader for the export tests.
-  apt_install assimp-utils
+  # assimp: an independent FBX reader for the export tests; opencv-doc: vtest.avi, real
+  # footage of people walking for the detection and tracking tests.
+  apt_install assimp-utils opencv-doc
 fi
 
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv

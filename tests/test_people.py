@@ -73,3 +73,27 @@ def test_split_and_preview(tmp_path):
     later = list(read_frames(VIDEO, start=2.5))
     for a, b in zip(frames[75:], later):  # not captured: only re-encoding noise
         assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() < 3
+
+
+def test_nobody_in_the_video_is_a_clear_error_and_writes_nothing(tmp_path):
+    """A still scene with nobody in it, through the command line with the default detector."""
+    import subprocess
+    import sys
+
+    from conftest import make_video
+    from mocap.errors import EXIT_NO_PERSON
+
+    rng = np.random.default_rng(0)
+    scene = (np.linspace(0, 255, 320)[None, :, None] * np.ones((240, 1, 3))).astype(np.uint8)
+    scene[100:140, 50:300] = (90, 140, 60)
+    frames = [np.clip(scene + rng.integers(-4, 5, scene.shape), 0, 255).astype(np.uint8) for _ in range(45)]
+    video = make_video(tmp_path / "empty.mp4", frames, fps=15)
+    old = tmp_path / "anim.fbx"
+    old.write_bytes(b"an earlier take")
+    proc = subprocess.run([sys.executable, "-m", "mocap", "run", str(video), "--out", str(old), "--detector", "hog",
+                           "--preview", str(tmp_path / "preview.mp4")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == EXIT_NO_PERSON
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no person" in lines[0] and "empty.mp4" in lines[0], proc.stderr
+    assert old.read_bytes() == b"an earlier take"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.fbx", "empty.mp4"]
