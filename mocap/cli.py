@@ -38,6 +38,26 @@ def cli(debug):
     """
 
 
+def _tracking_options(f):
+    """The detection and tracking options `run` and `track` share."""
+    options = [
+        click.option("--detector", default="auto", show_default=True,
+                     help="Person detector: auto (= hog), hog (OpenCV's, offline, no model file), "
+                          "yolox, bytetrack, rtmdet (ONNX; give --detector-weights), or none "
+                          "(one person, whole frames: fastest for a clip of one person)."),
+        click.option("--detector-weights", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="Model file (.onnx) for yolox, bytetrack or rtmdet."),
+        click.option("--detect-fps", type=click.FloatRange(0.0, None), default=10.0, show_default=True,
+                     help="Run the detector at most this many times a second (boxes in between are "
+                          "interpolated); 0: on every frame."),
+        click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
+                     help="People seen for less than this are dropped."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 @cli.command("run")
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
 @click.option("-o", "--out", "outs", type=click.Path(dir_okay=False, path_type=str), multiple=True,
@@ -55,11 +75,7 @@ def cli(debug):
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
               help="End time in seconds [default: end of video].")
-@click.option("--detector", default="none", show_default=True,
-              help="Person detector for videos with several people (see `mocap run --help`'s "
-                   "list); none: one person, whole frames.")
-@click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
-              help="People seen for less than this are dropped (with a detector).")
+@_tracking_options
 @click.option("--person", "persons", default="all", show_default=True,
               help="Who to capture: all, largest, or track ids like 3,5 (see `mocap track`).")
 @click.option("--split", is_flag=True, help="One output file per person: anim_person3.fbx, ...")
@@ -72,11 +88,13 @@ def cli(debug):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, fov, focal, start, end, detector, min_seconds, persons, split, preview,
-            workers, progress_kind):
-    """Capture the person in VIDEO and write their animation to --out.
+def run_cmd(video, outs, backend, fov, focal, start, end, detector, detector_weights, detect_fps, min_seconds,
+            persons, split, preview, workers, progress_kind):
+    """Capture the people in VIDEO and write their animation to --out.
 
-    The animation has the video's frame rate; the skeleton is SMPL's 24 joints.
+    Everyone seen for --min-seconds is captured, each as an armature named by track
+    id (person1, person2, ...). The animation has the video's frame rate; the
+    skeleton is SMPL's 24 joints.
     """
     from pathlib import Path
 
@@ -89,7 +107,8 @@ def run_cmd(video, outs, backend, fov, focal, start, end, detector, min_seconds,
     progress = make_progress(progress_kind)
     try:
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
-                                          workers=workers, detector=detector, min_seconds=min_seconds,
+                                          workers=workers, detector=detector, detector_weights=detector_weights,
+                                          detect_fps=detect_fps, min_seconds=min_seconds,
                                           persons=persons, split=split, preview=preview), progress)
     finally:
         progress.close()
@@ -127,16 +146,14 @@ def _hide_native_stderr() -> None:
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Tracks file (JSON). Default: VIDEO's name with .tracks.json, in the current folder.")
-@click.option("--detector", default="auto", show_default=True, help="Person detector.")
-@click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
-              help="People seen for less than this are dropped.")
+@_tracking_options
 @click.option("--start", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
               help="End time in seconds [default: end of video].")
 @click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
               default="auto", show_default=True, help="As for `mocap run`.")
-def track_cmd(video, out, detector, min_seconds, start, end, progress_kind):
+def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, start, end, progress_kind):
     """Detect and track the people in VIDEO; write each one's boxes per frame to --out.
 
     \b
@@ -157,8 +174,9 @@ def track_cmd(video, out, detector, min_seconds, start, end, progress_kind):
     info = probe(video)
     progress = make_progress(progress_kind)
     try:
-        tracklets = track_people(video, info, RunOptions(detector=detector, min_seconds=min_seconds,
-                                                         start=start, end=end), progress)
+        options = RunOptions(detector=detector, detector_weights=detector_weights, detect_fps=detect_fps,
+                             min_seconds=min_seconds, start=start, end=end)
+        tracklets = track_people(video, info, options, progress)
     finally:
         progress.close()
     doc = {"video": Path(video).name, "fps": info.fps, "width": info.width, "height": info.height,

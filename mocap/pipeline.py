@@ -19,6 +19,9 @@ import numpy as np
 
 from . import video
 from .camera import default_camera
+from .crop import crop_window, cut
+from .cues import CueCollector
+from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
 from .estimators import Estimates, make_estimator
 from .export import check_output_path, export_scene
@@ -26,10 +29,8 @@ from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, skeleton_for_body
-from .crop import crop_window, cut
-from .detect import Detector
 from .smooth import fill_gaps, is_uniform, resample_uniform
-from .track import ByteTracker, Tracklet, boxes_by_time, collect, filter_tracklets, join_tracklets
+from .track import ByteTracker, Tracklet, boxes_by_time, collect, fill_frames, filter_tracklets, join_tracklets
 
 
 @dataclass
@@ -43,8 +44,11 @@ class RunOptions:
     end: float | None = None  # seconds
     chunk_size: int = 16  # frames per estimator call
     workers: int = 0  # parallel estimators over time segments; 0 = one per core (max 4)
-    detector: str = "none"  # "none": one person, whole frames; else a name from mocap.detectors
+    detector: str = "auto"  # a name from mocap.detectors; "none": one person, whole frames
+    detector_weights: str | None = None  # model file for detectors that need one
     min_seconds: float = 1.0  # people seen for less time than this are dropped
+    detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
+    body_cues: bool = True  # join tracklets by the estimator's facing/shape too, not only position
     persons: str = "all"  # "all", "largest", or track ids "3,5"
     split: bool = False  # one output file per person
     preview: str | None = None  # also write the video with boxes, ids and skeletons here
@@ -163,23 +167,49 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     if detector is None:
         from .detectors import make_detector
 
-        detector = make_detector(options.detector)
-    tracker = ByteTracker(info.fps)
+        detector = make_detector(options.detector, options.detector_weights)
+    # Detect at most detect_fps times a second: people move little in a tenth of a
+    # second, the tracker is built for low rates, and boxes in between are interpolated.
+    rate = min(info.fps, options.detect_fps) if options.detect_fps > 0 else info.fps
+    tracker = ByteTracker(rate)
     timer = timer or _Timer()
     progress.start("track", _expected_frames(info, options))
-    rows = []
+    rows, decoded = [], []
+    next_time = -np.inf
+    cues = None
+    if options.body_cues:
+        # Facing and shape from the body estimator at each tracklet's ends, for joining.
+        K = default_camera(info.width, info.height, options.fov, options.focal).K
+        cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True), K)
     t = time.perf_counter()
     for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
         t = timer.add("decode", t)
-        found = detector(frame.image)
-        t = timer.add("detect", t)
         # Frame numbers at the nominal rate, so they match the video's even after --start.
-        rows.append((int(round(frame.time * info.fps)), frame.time, tracker.update(found)))
-        t = timer.add("track", t)
+        number = int(round(frame.time * info.fps))
+        decoded.append((number, frame.time))
+        if frame.time >= next_time - 0.5 / info.fps - 1e-9:  # on a 1/rate grid, to the nearest frame
+            next_time = next_time + 1 / rate if next_time > frame.time - 1 / rate else frame.time + 1 / rate
+            found = detector(frame.image)
+            t = timer.add("detect", t)
+            live = {tr.id for tr in tracker.tracks}
+            tracked = tracker.update(found)
+            rows.append((number, frame.time, tracked))
+            t = timer.add("track", t)
+            if cues is not None:
+                cues.add(frame.image, frame.time, tracked)
+                cues.finish(live - {tr.id for tr in tracker.tracks})
+                t = timer.add("cues", t)
         progress.advance("track")
     progress.finish("track")
-    tracklets = join_tracklets(collect(rows))
-    return filter_tracklets(tracklets, options.min_seconds, info.fps)
+    t = time.perf_counter()
+    end_cues = cues.close() if cues is not None else None
+    t = timer.add("cues", t)
+    tracklets = filter_tracklets(join_tracklets(collect(rows), cues=end_cues), options.min_seconds, rate)
+    frames, times = (np.array(c) for c in zip(*decoded)) if decoded else (np.zeros(0, int), np.zeros(0))
+    tracklets = {tid: fill_frames(tr, frames, times, max_gap=2.5 / rate, hold=0.99 / rate)
+                 for tid, tr in tracklets.items()}
+    timer.add("track", t)
+    return tracklets
 
 
 def select_people(tracklets: dict[int, Tracklet], persons: str) -> dict[int, Tracklet]:

@@ -35,6 +35,7 @@ class TrackerOptions:
     low_match_iou: float = 0.5  # second stage against low-score boxes
     lost_seconds: float = 1.0  # a track unseen this long is finished
     confirm_hits: int = 2  # consecutive hits before a new track is reported
+    duplicate_overlap: float = 0.5  # no new track from a box this much on a tracked person's box
 
 
 def _xyah(boxes: np.ndarray) -> np.ndarray:
@@ -150,6 +151,12 @@ class ByteTracker:
                 out.append((t.id, dets.boxes[d].copy(), t.score))
         used = set(matched.values())
         new = [d for d in high if d not in used and dets.scores[d] >= o.new_track_score]
+        if new and used:
+            # A second box on someone already tracked (a fragment, or a box of another scale
+            # that NMS kept) is not a new person: two tracks on one body trade ids later.
+            taken = dets.boxes[sorted(used)]
+            overlap = np.maximum(box_iou(dets.boxes[new], taken), _covered(dets.boxes[new], taken))
+            new = [d for d, o_ in zip(new, overlap.max(axis=1)) if o_ < o.duplicate_overlap]
         for d in new:
             t = _Track(self._next_id, float(dets.scores[d]), last_seen=self.frame)
             t.confirmed = self.frame == 0 or o.confirm_hits <= 1  # people already there at the start
@@ -186,6 +193,14 @@ def _match(predicted: np.ndarray, track_idx, det_idx, dets: Detections, fuse: bo
     sim = iou * dets.scores[det_idx][None, :] if fuse else iou
     rows, cols = linear_sum_assignment(-sim)
     return {track_idx[r]: det_idx[c] for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
+
+
+def _covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M): the fraction of each box of ``a`` (N, 4) xyxy that lies inside each box of ``b`` (M, 4)."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    area = np.clip((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9, None)
+    return np.clip(w, 0, None) * np.clip(h, 0, None) / area[:, None]
 
 
 def _grow(boxes: np.ndarray, fraction: float) -> np.ndarray:
@@ -234,17 +249,24 @@ def collect(per_frame: list[tuple[int, float, list[tuple[int, np.ndarray, float]
             for tid, rs in sorted(rows.items())}
 
 
-def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: float = 1.5) -> dict[int, Tracklet]:
+def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: float = 1.5,
+                   cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0) -> dict[int, Tracklet]:
     """Join tracklets that are the same person coming back after a gap.
 
     A later tracklet continues an earlier one when it starts after the earlier one
     ends (within ``max_gap`` seconds), its first box is near where the earlier one
     was heading (distance in units of box height, at most ``max_jump`` plus the
     distance walked at the earlier one's last speed), and its height agrees within
-    a factor 1.5. Candidates are joined greedily, best (smallest normalised
-    distance) first; the joined tracklet keeps the earlier id.
+    a factor 1.5. With body ``cues`` (id -> (cue at start, cue at end), see
+    :mod:`mocap.cues`), a body facing another way than it could have turned in the
+    gap (60° plus ``turn_rate`` degrees per second; people who cross face opposite
+    ways) costs more, and one of another shape (betas further apart than
+    ``max_shape``) cannot be the same person. Candidates are joined greedily,
+    cheapest first (cost: distance in box heights plus body cost); the joined
+    tracklet keeps the earlier id.
     """
     items = sorted(tracklets.values(), key=lambda t: t.times[0])
+    cues = cues or {}
     pairs = []
     for a in items:
         end_box, end_t = a.boxes[-1], a.times[-1]
@@ -261,8 +283,12 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
             predicted = _centre(end_box) + velocity * gap
             dist = min(np.linalg.norm(_centre(b.boxes[0]) - predicted), np.linalg.norm(_centre(b.boxes[0]) - _centre(end_box)))
             score = dist / max(ha, 1e-6)
-            if score <= max_jump:
-                pairs.append((score, a.id, b.id))
+            if score > max_jump:
+                continue
+            body = _body_cost(cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0], gap,
+                              turn_rate, max_shape)
+            if body is not None:
+                pairs.append((score + body, a.id, b.id))
     parent = {t.id: t.id for t in items}
     has_next, has_prev = set(), set()
     for _, a, b in sorted(pairs):
@@ -283,6 +309,29 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
         parts.sort(key=lambda t: t.times[0])
         out[tid] = Tracklet(tid, *(np.concatenate([getattr(p, f) for p in parts]) for f in ("frames", "times", "boxes", "scores")))
     return dict(sorted(out.items()))
+
+
+def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float) -> float | None:
+    """Cost (in box heights) of one body cue becoming the other after ``gap`` seconds;
+    None when it cannot be the same person. Missing cues cost nothing.
+
+    Facing only adds cost (the turn a person could not have made in the gap, 90° =
+    one box height), never forbids a join: MediaPipe often mistakes a person seen
+    from behind for one facing the camera, and such a flip must not split a track.
+    Shape forbids: betas that differ by more than ``max_shape`` are two bodies.
+    """
+    cost = 0.0
+    if end is None or start is None:
+        return cost
+    if end.facing is not None and start.facing is not None:
+        turn = np.degrees(np.arccos(np.clip(end.facing @ start.facing, -1.0, 1.0)))
+        cost += max(0.0, turn - 60.0 - turn_rate * gap) / 90.0
+    if end.betas is not None and start.betas is not None:
+        shape = float(np.linalg.norm(end.betas - start.betas))
+        if shape > max_shape:
+            return None
+        cost += shape / max_shape
+    return cost
 
 
 def _centre(box: np.ndarray) -> np.ndarray:
@@ -325,3 +374,28 @@ def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: fl
             continue
         out[tid] = t
     return out
+
+
+def fill_frames(tracklet: Tracklet, frames: np.ndarray, times: np.ndarray, max_gap: float,
+                hold: float = 0.0) -> Tracklet:
+    """Give a tracklet a box on every decoded frame between its detections.
+
+    Boxes and scores are interpolated linearly in time across gaps of at most
+    ``max_gap`` seconds (frames the detector skipped or missed); longer gaps (the
+    person hidden or away) stay empty. The first and last boxes are held for
+    ``hold`` seconds before and after (the frames between detector runs there).
+
+    Args:
+        frames: (N,) frame numbers of every decoded frame; times: (N,) their times, increasing.
+    """
+    lo, hi = tracklet.times[0] - hold, tracklet.times[-1] + hold
+    inside = (times >= lo - 1e-9) & (times <= hi + 1e-9)
+    t_all, f_all = times[inside], frames[inside]
+    # Seconds from each frame to the detections either side of it.
+    right = np.clip(np.searchsorted(tracklet.times, t_all - 1e-9), 0, len(tracklet.times) - 1)
+    left = np.clip(right - 1, 0, None)
+    exact = np.abs(tracklet.times[right] - t_all) < 1e-6
+    keep = exact | (tracklet.times[right] - tracklet.times[left] <= max_gap + 1e-9)
+    t_all, f_all = t_all[keep], f_all[keep]
+    boxes = np.stack([np.interp(t_all, tracklet.times, tracklet.boxes[:, k]) for k in range(4)], axis=1)
+    return Tracklet(tracklet.id, f_all.astype(int), t_all, boxes, np.interp(t_all, tracklet.times, tracklet.scores))

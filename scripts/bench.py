@@ -1,13 +1,16 @@
 #!/usr/bin/env python
 """End-to-end speed of ``mocap run`` on a clip, with the share of time per stage.
 
-    python scripts/bench.py [VIDEO] [--out anim.fbx] [--repeat 2]
+    python scripts/bench.py [VIDEO] [--out anim.fbx] [--repeat 2] [--detector auto] [--end S]
+    python scripts/bench.py /usr/share/doc/opencv-doc/examples/data/vtest.avi --end 30 --repeat 1
 
 Reported as ratios measured in this process: frames per second end to end,
 speed relative to real time (video fps), and relative to a decode-only pass
 over the same file (the floor any pipeline pays). "cold" is the whole
 ``mocap run`` command in a fresh process (imports, model load, Blender start);
-"warm" is the pipeline called again in this process, split by stage.
+"warm" is the pipeline called again in this process, split by stage (decode,
+detect, track: the tracking pass; estimate, export: the capture), with each
+stage's share of the warm wall time and the frames per second it alone runs at.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from mocap import video  # noqa: E402
 from mocap.pipeline import RunOptions, run  # noqa: E402
 
 
-def decode_only(path: Path) -> tuple[int, float]:
+def decode_only(path: Path, end: float | None) -> tuple[int, float]:
     t = time.perf_counter()
-    n = sum(1 for _ in video.read_frames(path))
+    n = sum(1 for _ in video.read_frames(path, 0.0, end))
     return n, time.perf_counter() - t
 
 
@@ -39,17 +42,18 @@ def main() -> int:
     ap.add_argument("--out", default="anim.fbx", help="output name (format by extension)")
     ap.add_argument("--repeat", type=int, default=2, help="runs; the fastest counts (the first warms caches)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    ap.add_argument("--detector", default="none",
-                    help="person detector (several people; e.g. on opencv-doc's vtest.avi); none: whole frames")
+    ap.add_argument("--detector", default="auto", help="person detector, as `mocap run --detector`")
+    ap.add_argument("--end", type=float, default=None, help="only the first END seconds")
     args = ap.parse_args()
     path = Path(args.video)
     info = video.probe(path)
-    n_dec, t_dec = min((decode_only(path) for _ in range(args.repeat)), key=lambda r: r[1])
+    n_dec, t_dec = min((decode_only(path, args.end) for _ in range(args.repeat)), key=lambda r: r[1])
+    cut = ["--end", str(args.end)] if args.end else []
     best = None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             t = time.perf_counter()
-            result = run(path, Path(tmp) / args.out, RunOptions(detector=args.detector))
+            result = run(path, Path(tmp) / args.out, RunOptions(detector=args.detector, end=args.end))
             wall = time.perf_counter() - t
             if best is None or wall < best[0]:
                 best = (wall, result)
@@ -57,7 +61,7 @@ def main() -> int:
         for _ in range(args.repeat):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "mocap", "run", str(path), "--out", str(Path(tmp) / args.out),
-                            "--detector", args.detector, "--progress", "none"], check=True, capture_output=True)
+                            "--detector", args.detector, "--progress", "none", *cut], check=True, capture_output=True)
             cold.append(time.perf_counter() - t)
     wall, result = best
     fps = result.frames / wall
@@ -68,19 +72,23 @@ def main() -> int:
         "cold_x_realtime": round(cold_fps / info.fps, 2),
         "wall_s": round(wall, 3), "fps": round(fps, 1),
         "x_realtime": round(fps / info.fps, 2), "x_decode_only": round(fps / (n_dec / t_dec), 3),
+        "people": result.people,
         "stage_share": {k: round(v / wall, 3) for k, v in result.seconds.items()},
+        "stage_fps": {k: round(result.frames / v, 1) for k, v in result.seconds.items() if v > 0},
         "startup_share": round(1 - sum(result.seconds.values()) / wall, 3),
     }
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{report['video']} {report['size']} @ {info.fps:g} fps, {result.frames} frames, output {args.out}")
+    print(f"{report['video']} {report['size']} @ {info.fps:g} fps, {result.frames} frames, "
+          f"{result.people} {'person' if result.people == 1 else 'people'}, detector {args.detector}, "
+          f"output {args.out}")
     print(f"cold `mocap run`: {report['cold_fps']} frames/s = {report['cold_x_realtime']}x real time "
           f"({report['cold_s']:.2f} s, fresh process)")
     print(f"warm pipeline:    {report['fps']} frames/s = {report['x_realtime']}x real time "
           f"= {report['x_decode_only']}x decode-only speed ({wall:.2f} s)")
     for stage, share in report["stage_share"].items():
-        print(f"  {stage:<9} {100 * share:5.1f} %")
+        print(f"  {stage:<9} {100 * share:5.1f} %  {report['stage_fps'].get(stage, 0):8.1f} frames/s alone")
     print(f"  {'setup':<9} {100 * report['startup_share']:5.1f} %  (model load, probing)")
     return 0
 

@@ -37,7 +37,7 @@ class BoxesFromGroundTruth:
 def tracked_scene():
     # A second "person" appears for 3 frames only: dropped under the default --min-seconds.
     flash = {f: [[500.0, 40.0, 560.0, 200.0]] for f in (50, 51, 52)}
-    return capture(VIDEO, RunOptions(workers=2), detector=BoxesFromGroundTruth(flash))
+    return capture(VIDEO, RunOptions(workers=2, detect_fps=0), detector=BoxesFromGroundTruth(flash))
 
 
 def test_one_track_for_the_one_person_and_flashes_dropped(tracked_scene):
@@ -54,13 +54,13 @@ def test_crops_are_as_accurate_as_whole_frames(tracked_scene):
 
 def test_person_selection_errors_name_the_tracks():
     with pytest.raises(MocapError, match="no track 7"):
-        capture(VIDEO, RunOptions(persons="7", end=1.0), detector=BoxesFromGroundTruth())
+        capture(VIDEO, RunOptions(persons="7", end=1.0, detect_fps=0), detector=BoxesFromGroundTruth())
     with pytest.raises(MocapError, match="--person takes"):
-        capture(VIDEO, RunOptions(persons="tall", end=1.0), detector=BoxesFromGroundTruth())
+        capture(VIDEO, RunOptions(persons="tall", end=1.0, detect_fps=0), detector=BoxesFromGroundTruth())
 
 
 def test_split_and_preview(tmp_path):
-    options = RunOptions(end=2.0, split=True, preview=str(tmp_path / "preview.mp4"))
+    options = RunOptions(end=2.0, split=True, preview=str(tmp_path / "preview.mp4"), detect_fps=0)
     result = run(VIDEO, tmp_path / "anim.npz", options, detector=BoxesFromGroundTruth())
     names = sorted(p.name for p in result.outputs)
     assert names == ["anim_person1.npz", "preview.mp4"]

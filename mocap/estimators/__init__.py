@@ -77,10 +77,14 @@ class BodyEstimator(Protocol):
     def close(self) -> None: ...
 
 
-def make_estimator(backend: str, skeleton) -> BodyEstimator:
-    """Create the estimator for a backend name (see :data:`BACKENDS`)."""
+def make_estimator(backend: str, skeleton, static: bool = False) -> BodyEstimator:
+    """Create the estimator for a backend name (see :data:`BACKENDS`).
+
+    ``static``: the images of successive calls are unrelated (different people), so
+    nothing is tracked or smoothed from one image to the next.
+    """
     if backend == "mediapipe":
         from .mediapipe_pose import MediaPipePose
 
-        return MediaPipePose(skeleton)
+        return MediaPipePose(skeleton, static=static)
     raise MocapError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})", exit_code=2)

@@ -38,19 +38,20 @@ _NOSE_FROM_EARS = normalize(np.array([0.0, -0.25, 1.0]))
 
 
 class MediaPipePose:
-    """BlazePose full (model_complexity=1) in video mode, one person per image."""
+    """BlazePose full (model_complexity=1), one person per image: in video mode (tracking and
+    landmark smoothing between frames), or ``static`` (every image on its own)."""
 
     name = "mediapipe"
 
-    def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5):
+    def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5, static: bool = False):
         os.environ.setdefault("GLOG_minloglevel", "2")
         import mediapipe as mp
 
         self.skeleton = skeleton
         self._pose = mp.solutions.pose.Pose(
-            static_image_mode=False,
+            static_image_mode=static,
             model_complexity=1,
-            smooth_landmarks=True,
+            smooth_landmarks=not static,
             enable_segmentation=False,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=0.5,
