@@ -3,9 +3,9 @@
 Position and size alone cannot tell who comes out from behind an occluder when
 two people cross there. The estimator can: people crossing face opposite ways,
 and a backend that estimates body shape (SMPL betas) tells bodies apart. So
-during the tracking pass the last few crops of every live track are kept (and
-the first few of every new one); when a track ends, the estimator is run on
-them once and only the cue is kept, so memory stays flat however long the video.
+during the tracking pass the first and last few crops of every track are kept,
+and the estimator is run on them only for the ends that may be joined; then
+only the cue is kept, so memory stays flat however long the video.
 
 Conventions: facing is the body's forward direction (+Z of the SMPL rest pose)
 in the OpenCV camera frame, projected on the camera's x-z plane and normalised.
@@ -60,43 +60,97 @@ def cue_from_estimates(est) -> BodyCue:
     return BodyCue(facing_from_root(est.rotations[seen, 0]), betas)
 
 
+@dataclass
+class _Track:
+    """What the collector keeps of one track: a few crops at each end, its last boxes."""
+
+    first: list  # [(crop, time, offset)], up to CROPS_PER_END
+    last: deque  # the same, the latest CROPS_PER_END
+    boxes: deque  # [(time, (4,) xyxy)], the latest 10, for continuation_distance
+    start: tuple  # (time, (4,) xyxy) of its first box
+    needs_start: bool = False  # it may continue an earlier track: its start cue is wanted
+    needs_end: bool = False  # a later track may continue it: its end cue is wanted
+    ended: bool = False
+
+
 class CueCollector:
-    """Keeps crops at tracklet ends during the tracking pass and turns them into cues.
+    """Keeps crops at tracklet ends during the tracking pass and turns them into cues,
+    only for the ends that may be joined (a later track starts near where an earlier
+    one was heading, see :func:`mocap.track.continuation_distance`): the estimator
+    runs on a few crops per candidate end, not on every track.
+
+    Memory stays bounded: an ended track's crops are dropped once no new track can
+    continue it (``max_gap`` seconds after its end).
 
     Args:
         estimator_factory: () -> a :class:`mocap.estimators.BodyEstimator` made with
             ``static=True`` (one is made, on first need, and used for every tracklet).
         K: (3, 3) camera intrinsics.
+        max_gap: as :func:`mocap.track.join_tracklets`' ``max_gap``.
     """
 
-    def __init__(self, estimator_factory, K: np.ndarray):
-        self.factory, self.K = estimator_factory, K
-        self.first: dict[int, list] = {}
-        self.last: dict[int, deque] = {}
-        self.cues: dict[int, tuple[BodyCue, BodyCue]] = {}  # id -> (at its start, at its end)
+    def __init__(self, estimator_factory, K: np.ndarray, max_gap: float = 5.0):
+        self.factory, self.K, self.max_gap = estimator_factory, K, max_gap
+        self.tracks: dict[int, _Track] = {}
+        self.cues: dict[int, tuple[BodyCue | None, BodyCue | None]] = {}  # id -> (at start, at end)
         self._estimator = None
 
     def add(self, image: np.ndarray, time: float, tracked: list[tuple[int, np.ndarray, float]]) -> None:
         """Remember the crops of this frame's tracked people ((id, (4,) xyxy box, score) each)."""
-        for tid, box, _ in tracked:
+        from .track import continuation_distance
+
+        # Known tracks first, so a track seen in this frame is not taken for one that a
+        # newcomer might continue.
+        for tid, box, _ in sorted(tracked, key=lambda r: r[0] not in self.tracks):
             window = crop_window(box, aspect=1.0)
             item = (cut(image, window), time, window[:2].astype(float))
-            if len(self.first.setdefault(tid, [])) < CROPS_PER_END:
-                self.first[tid].append(item)
-            self.last.setdefault(tid, deque(maxlen=CROPS_PER_END)).append(item)
+            tr = self.tracks.get(tid)
+            if tr is None:
+                tr = self.tracks[tid] = _Track([], deque(maxlen=CROPS_PER_END), deque(maxlen=10), (time, box))
+                for other_id, other in self.tracks.items():  # whom might it continue?
+                    if other_id != tid and other.boxes and continuation_distance(
+                            np.array([b for _, b in other.boxes]), np.array([t for t, _ in other.boxes]),
+                            box, time, self.max_gap) is not None:
+                        tr.needs_start = other.needs_end = True
+                        if other.ended:
+                            self._end_cue(other_id)
+            if len(tr.first) < CROPS_PER_END:
+                tr.first.append(item)
+                if len(tr.first) == CROPS_PER_END and tr.needs_start:
+                    self._start_cue(tid)
+            tr.last.append(item)
+            tr.boxes.append((time, box))
+        for tid in [i for i, tr in self.tracks.items() if tr.ended and tr.boxes[-1][0] < time - self.max_gap]:
+            del self.tracks[tid]  # nobody can continue it any more
 
     def finish(self, ids) -> None:
-        """Tracks ``ids`` have ended: estimate their end cues and drop their crops."""
+        """Tracks ``ids`` have ended (the tracker forgot them)."""
         for tid in ids:
-            if tid in self.first:
-                self.cues[tid] = (self._cue(self.first.pop(tid)), self._cue(list(self.last.pop(tid))))
+            tr = self.tracks.get(tid)
+            if tr is None or tr.ended:
+                continue
+            tr.ended = True
+            if tr.needs_start:
+                self._start_cue(tid)
+            if tr.needs_end:
+                self._end_cue(tid)
 
-    def close(self) -> dict[int, tuple[BodyCue, BodyCue]]:
-        """Finish every track still open; returns id -> (start cue, end cue)."""
-        self.finish(list(self.first))
+    def close(self) -> dict[int, tuple[BodyCue | None, BodyCue | None]]:
+        """Finish every open track; returns id -> (start cue, end cue), None where not wanted."""
+        self.finish(list(self.tracks))
         if self._estimator is not None:
             self._estimator.close()
         return self.cues
+
+    def _start_cue(self, tid: int) -> None:
+        tr = self.tracks[tid]
+        if tid not in self.cues or self.cues[tid][0] is None:
+            self.cues[tid] = (self._cue(tr.first), self.cues.get(tid, (None, None))[1])
+
+    def _end_cue(self, tid: int) -> None:
+        tr = self.tracks[tid]
+        if tr.ended and (tid not in self.cues or self.cues[tid][1] is None):
+            self.cues[tid] = (self.cues.get(tid, (None, None))[0], self._cue(list(tr.last)))
 
     def _cue(self, items: list) -> BodyCue:
         if self._estimator is None:

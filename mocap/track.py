@@ -253,11 +253,9 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
                    cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0) -> dict[int, Tracklet]:
     """Join tracklets that are the same person coming back after a gap.
 
-    A later tracklet continues an earlier one when it starts after the earlier one
-    ends (within ``max_gap`` seconds), its first box is near where the earlier one
-    was heading (distance in units of box height, at most ``max_jump`` plus the
-    distance walked at the earlier one's last speed), and its height agrees within
-    a factor 1.5. With body ``cues`` (id -> (cue at start, cue at end), see
+    A later tracklet may continue an earlier one when :func:`continuation_distance`
+    allows it (starts soon after, near where the earlier one was heading, same
+    height within a factor 1.5). With body ``cues`` (id -> (cue at start, cue at end), see
     :mod:`mocap.cues`), a body facing another way than it could have turned in the
     gap (60° plus ``turn_rate`` degrees per second; people who cross face opposite
     ways) costs more, and one of another shape (betas further apart than
@@ -269,24 +267,14 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
     cues = cues or {}
     pairs = []
     for a in items:
-        end_box, end_t = a.boxes[-1], a.times[-1]
-        ha = end_box[3] - end_box[1]
-        k = min(len(a.times), 10)
-        velocity = (_centre(a.boxes[-1]) - _centre(a.boxes[-k])) / max(a.times[-1] - a.times[-k], 1e-6) if k > 1 else 0
         for b in items:
-            gap = b.times[0] - end_t
-            if b.id == a.id or gap <= 0 or gap > max_gap:
+            if b.id == a.id:
                 continue
-            hb = b.boxes[0][3] - b.boxes[0][1]
-            if not (1 / 1.5 < hb / max(ha, 1e-6) < 1.5):
+            score = continuation_distance(a.boxes[-10:], a.times[-10:], b.boxes[0], b.times[0], max_gap, max_jump)
+            if score is None:
                 continue
-            predicted = _centre(end_box) + velocity * gap
-            dist = min(np.linalg.norm(_centre(b.boxes[0]) - predicted), np.linalg.norm(_centre(b.boxes[0]) - _centre(end_box)))
-            score = dist / max(ha, 1e-6)
-            if score > max_jump:
-                continue
-            body = _body_cost(cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0], gap,
-                              turn_rate, max_shape)
+            body = _body_cost(cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0],
+                              b.times[0] - a.times[-1], turn_rate, max_shape)
             if body is not None:
                 pairs.append((score + body, a.id, b.id))
     parent = {t.id: t.id for t in items}
@@ -309,6 +297,33 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
         parts.sort(key=lambda t: t.times[0])
         out[tid] = Tracklet(tid, *(np.concatenate([getattr(p, f) for p in parts]) for f in ("frames", "times", "boxes", "scores")))
     return dict(sorted(out.items()))
+
+
+def continuation_distance(end_boxes: np.ndarray, end_times: np.ndarray, start_box: np.ndarray, start_time: float,
+                          max_gap: float = 5.0, max_jump: float = 1.5) -> float | None:
+    """How far (in box heights) a track that starts with ``start_box`` at ``start_time``
+    is from where an earlier track was heading; None if it cannot continue it.
+
+    Args:
+        end_boxes: (k, 4) xyxy, the earlier track's last boxes (k >= 1; up to 10 give its speed);
+        end_times: (k,) their times. start_box: (4,) xyxy.
+    Conditions: it starts after the end, within ``max_gap`` seconds; its height agrees
+    within a factor 1.5; its centre is at most ``max_jump`` box heights from where the
+    earlier track was (or would be, at its last speed).
+    """
+    gap = start_time - end_times[-1]
+    if gap <= 0 or gap > max_gap:
+        return None
+    end_box = end_boxes[-1]
+    ha, hb = end_box[3] - end_box[1], start_box[3] - start_box[1]
+    if not (1 / 1.5 < hb / max(ha, 1e-6) < 1.5):
+        return None
+    span = end_times[-1] - end_times[0]
+    velocity = (_centre(end_box) - _centre(end_boxes[0])) / span if span > 1e-6 else 0.0
+    start = _centre(start_box)
+    dist = min(np.linalg.norm(start - _centre(end_box) - velocity * gap), np.linalg.norm(start - _centre(end_box)))
+    score = dist / max(ha, 1e-6)
+    return score if score <= max_jump else None
 
 
 def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float) -> float | None:

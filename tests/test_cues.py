@@ -73,19 +73,60 @@ def _facing_from_joints(joints, names):
 
 
 def test_real_estimator_cues_on_the_rendered_crowd():
-    """MediaPipe on crops of the crowd sample: the facing of the two people it sees from
-    the front or side agrees with the ground truth's."""
+    """MediaPipe on crops of the crowd sample, each person's track broken for two frames:
+    the cues at both sides of the break face the way the ground truth does (for the
+    two people it sees from the front or side)."""
     gt = np.load(SAMPLES / "crowd_gt.npz")
     names = list(gt["joint_names"])
     collector = CueCollector(lambda: make_estimator("mediapipe", skeleton_for_body(), static=True), gt["K"])
-    checks = {(0, 10), (0, 80), (2, 60)}  # (person, first of two frames)
+    checks = [(0, 10), (0, 80), (2, 60)]  # (person, frame): seen at f, f+1, then again at f+4, f+5
     for frame in read_frames(SAMPLES / "crowd.mp4", end=3.0):
-        collector.add(frame.image, frame.time, [(100 * p + f, gt["boxes"][p, frame.index], 0.9)
-                                                for p, f in checks if frame.index in (f, f + 1)])
+        seen = [(1000 * p + f + 500 * (frame.index > f + 1), gt["boxes"][p, frame.index], 0.9)
+                for p, f in checks if frame.index in (f, f + 1, f + 4, f + 5)]
+        collector.add(frame.image, frame.time, seen)
+        collector.finish([1000 * p + f for p, f in checks if frame.index == f + 3])
     cues = collector.close()
-    assert sorted(cues) == sorted(100 * p + f for p, f in checks)
     for p, f in checks:
-        start, end = cues[100 * p + f]
-        assert np.allclose(start.facing, end.facing) and start.betas is None
-        truth = _facing_from_joints(gt["joints_camera"][p, f], names)
-        assert np.degrees(np.arccos(start.facing @ truth)) < 30, (p, f, start.facing, truth)
+        before, after = cues[1000 * p + f][1], cues[1000 * p + f + 500][0]
+        for cue, at in ((before, f), (after, f + 4)):
+            truth = _facing_from_joints(gt["joints_camera"][p, at], names)
+            assert cue.betas is None
+            assert np.degrees(np.arccos(cue.facing @ truth)) < 30, (p, at, cue.facing, truth)
+
+
+class _CountingEstimator:
+    """Stands in for a static estimator: faces the camera, counts the images it is given."""
+
+    def __init__(self, counter):
+        self.counter = counter
+
+    def __call__(self, images, times, K, offsets=None):
+        from mocap.estimators import Estimates
+
+        n = len(images)
+        self.counter.append(n)
+        return Estimates(np.asarray(times), np.tile(TOWARDS_CAMERA, (n, 24, 1, 1)), np.zeros((n, 3)),
+                         np.ones(n), np.zeros((n, 33, 3)), np.zeros(10))
+
+    def close(self):
+        pass
+
+
+def test_cues_are_estimated_only_where_a_join_is_possible():
+    """Three tracks: 1 walks right and is lost; 2 starts where 1 was heading; 3 starts far
+    away. Only 1's end and 2's start are estimated (two crops each)."""
+    calls = []
+    collector = CueCollector(lambda: _CountingEstimator(calls), np.eye(3))
+    image = np.zeros((480, 640, 3), np.uint8)
+    box = lambda x: np.array([x - 20, 100.0, x + 20, 200.0])  # noqa: E731
+    for i in range(30):
+        t = i / 10
+        tracked = [(1, box(100 + 10 * i), 0.9)] if i < 10 else []
+        if i >= 13:
+            tracked += [(2, box(100 + 10 * i), 0.9), (3, box(600 - i), 0.9)]
+        collector.add(image, t, tracked)
+        if i == 20:
+            collector.finish([1])
+    cues = collector.close()
+    assert calls == [2, 2]
+    assert cues[1][0] is None and cues[1][1] is not None and cues[2][0] is not None and 3 not in cues
