@@ -49,6 +49,16 @@ def test_default_detector_conventions(vtest_fixture):
     assert (np.diff(found.scores) <= 0).all()  # best first
 
 
+def test_default_detector_is_deterministic(vtest_fixture):
+    """OpenCV's threads return windows in a varying order; the boxes must not vary."""
+    image = vtest_fixture[0][200]
+    detector = make_detector("hog")
+    runs = [detector(image) for _ in range(6)]
+    assert len(runs[0]) > 3
+    for r in runs[1:]:
+        assert np.array_equal(r.boxes, runs[0].boxes) and np.array_equal(r.scores, runs[0].scores)
+
+
 def test_default_detector_gives_one_box_for_one_close_person():
     """Rendered sample (one person, 640x480, ~260 px tall): no body-part fragments, no sky boxes."""
     import cv2

@@ -144,10 +144,14 @@ class HogDetector:
             groupThreshold=0)
         if len(rects) == 0:
             return Detections()
-        x, y, w, hh = (np.asarray(rects, np.float64) / scale).T
+        rects, margins = np.asarray(rects, np.float64), np.asarray(margins, np.float64).reshape(-1)
+        # OpenCV's worker threads append windows in whatever order they finish: sort, so
+        # that NMS (greedy, order-dependent on ties) gives the same boxes on every run.
+        order = np.lexsort((*rects.T[::-1], -margins))
+        x, y, w, hh = (rects[order] / scale).T
         sx, top, bottom = self.shrink
         boxes = np.stack([x + sx * w, y + top * hh, x + (1 - sx) * w, y + (1 - bottom) * hh], axis=1)
-        scores = margin_to_score(np.asarray(margins).reshape(-1))
+        scores = margin_to_score(margins[order])
         keep = nms(boxes, scores, self.nms_iou)
         keep = keep[scores[keep] >= self.min_score]
         if self.contained is not None:
