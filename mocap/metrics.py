@@ -93,14 +93,58 @@ def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: 
     return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref)}
 
 
+def _camera_joints(scene, motion) -> np.ndarray:
+    """(T, J, 3) a motion's joints in the scene camera's OpenCV frame, metres."""
+    camera_from_world = np.linalg.inv(scene.camera.world_from_camera)
+    return motion.joint_positions() @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
+
+
 def evaluate_scene(scene, gt: dict) -> dict[str, float]:
     """Score a :class:`mocap.motion.Scene`'s first person against ground truth."""
     motion = next(iter(scene.motions.values()))
-    world = motion.joint_positions()
-    camera_from_world = np.linalg.inv(scene.camera.world_from_camera)
-    cam = world @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
     seen = motion.confidence > 0
-    return evaluate_motion(cam[seen], motion.times[seen], motion.skeleton.names, gt)
+    return evaluate_motion(_camera_joints(scene, motion)[seen], motion.times[seen], motion.skeleton.names, gt)
+
+
+def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 0.5) -> dict[int, dict]:
+    """Score every ground-truth person of a multi-person clip against the track that is them.
+
+    Args:
+        scene: a :class:`mocap.motion.Scene` with ``tracks`` (the boxes each motion was captured in).
+        gt: multi-person ground truth (``person_ids`` (P,), ``boxes`` (P, T, 4) NaN where absent,
+            ``visible`` (P, T), ``joints_camera`` (P, T, G, 3), ``times`` (T,), ``joint_names``).
+        min_visible: frames where the person is less visible than this are not scored.
+        min_iou: a track is a person's when its boxes overlap theirs this much on average.
+    Returns:
+        GT person id -> {"track": id or None, "frames", "mpjpe", "pa_mpjpe"} (mm; NaN if no track).
+    """
+    from .detectors.boxes import iou
+
+    fps = 1.0 / np.median(np.diff(gt["times"]))
+    out = {}
+    for p, pid in enumerate(int(i) for i in gt["person_ids"]):
+        best, best_iou = None, min_iou
+        truth = gt["boxes"][p]  # (T, 4)
+        for tid, tr in (scene.tracks or {}).items():
+            frames = np.round(tr.times * fps).astype(int)
+            ok = (frames >= 0) & (frames < len(truth))
+            ok[ok] = np.isfinite(truth[frames[ok], 0])
+            if ok.sum() < 2:
+                continue
+            overlap = np.mean(np.diag(iou(tr.boxes[ok], truth[frames[ok]])))
+            if overlap > best_iou:
+                best, best_iou = tid, overlap
+        score = {"track": best, "frames": 0, "mpjpe": float("nan"), "pa_mpjpe": float("nan")}
+        if best is not None:
+            motion = scene.motions[best]
+            frames = np.clip(np.round(motion.times * fps).astype(int), 0, len(gt["times"]) - 1)
+            keep = (motion.confidence > 0) & (gt["visible"][p, frames] >= min_visible)
+            person = {"times": gt["times"], "joints_camera": gt["joints_camera"][p], "joint_names": gt["joint_names"]}
+            if keep.sum():
+                score.update(evaluate_motion(_camera_joints(scene, motion)[keep], motion.times[keep],
+                                             motion.skeleton.names, person))
+        out[pid] = score
+    return out
 
 
 def mot_scores(gt: dict, tracklets: dict, min_visible: float = 0.5) -> dict[str, float]:

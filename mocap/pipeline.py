@@ -19,7 +19,7 @@ import numpy as np
 
 from . import video
 from .camera import default_camera
-from .crop import crop_window, cut
+from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
@@ -30,7 +30,8 @@ from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, skeleton_for_body
 from .smooth import fill_gaps, is_uniform, resample_uniform
-from .track import ByteTracker, Tracklet, boxes_by_time, collect, fill_frames, filter_tracklets, join_tracklets
+from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
+                    join_tracklets)
 
 
 @dataclass
@@ -206,8 +207,8 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     t = timer.add("cues", t)
     tracklets = filter_tracklets(join_tracklets(collect(rows), cues=end_cues), options.min_seconds, rate)
     frames, times = (np.array(c) for c in zip(*decoded)) if decoded else (np.zeros(0, int), np.zeros(0))
-    tracklets = {tid: fill_frames(tr, frames, times, max_gap=2.5 / rate, hold=0.99 / rate)
-                 for tid, tr in tracklets.items()}
+    tracklets = drop_fragments({tid: fill_frames(tr, frames, times, max_gap=2.5 / rate, hold=0.99 / rate)
+                                for tid, tr in tracklets.items()})
     timer.add("track", t)
     return tracklets
 
@@ -242,10 +243,12 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     estimators: dict = {}
     pending: dict[int, tuple[list, list, list]] = {}
     parts: dict[int, list[Estimates]] = {tid: [] for tid in people}
+    last_seen: dict[int, float] = {}
 
     def flush(tid):
-        images, times, offsets = pending.pop(tid)
+        images, times, offsets, boxes = pending.pop(tid)
         est = estimators[tid](images, np.array(times), K, np.array(offsets, float))
+        est.confidence = np.where(_inside(est.keypoints, np.array(boxes)), est.confidence, 0.0)
         parts[tid].append(_keep_from(est, start))
 
     try:
@@ -253,13 +256,20 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
             if stop.is_set():
                 return {}
             for tid, box in boxes_at.get(round(frame.time, 6), []):
+                if tid in estimators and frame.time - last_seen[tid] > RESTART_AFTER_SECONDS:
+                    # Back after a gap (hidden, away): what the estimator tracked before is stale.
+                    if tid in pending:
+                        flush(tid)
+                    estimators.pop(tid).close()
                 if tid not in estimators:
                     estimators[tid] = make_estimator(options.backend, skeleton)
+                last_seen[tid] = frame.time
                 window = crop_window(box, aspect=1.0)
-                images, times, offsets = pending.setdefault(tid, ([], [], []))
-                images.append(cut(frame.image, window))
+                images, times, offsets, boxes = pending.setdefault(tid, ([], [], [], []))
+                images.append(cut(frame.image, window, keep=person_region(box)))
                 times.append(frame.time)
                 offsets.append(window[:2])
+                boxes.append(box)
                 if len(images) == options.chunk_size:
                     flush(tid)
             if frame.time >= start - 1e-6:
@@ -273,6 +283,8 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
             for tid, p in parts.items() if p}
 
 
+# A person's estimator starts afresh when they come back after a gap longer than this.
+RESTART_AFTER_SECONDS = 0.3
 # A parallel segment's estimator starts this early; what it sees there is dropped.
 WARMUP_SECONDS = 0.5
 # Below this many seconds per segment, splitting costs more than it gains.
@@ -328,6 +340,20 @@ def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, 
         estimator.close()
     parts = [p for p in parts if p.num_frames]
     return Estimates.concat(parts) if parts else None
+
+
+def _inside(keypoints: np.ndarray, boxes: np.ndarray, min_visibility: float = 0.5) -> np.ndarray:
+    """(N,) bool: the median of each frame's visible keypoints (N, K, 3: x, y, visibility)
+    lies in its person's region (boxes (N, 4) xyxy grown as for the crop) — else the
+    estimator has fitted someone else, or nothing."""
+    out = np.zeros(len(keypoints), bool)
+    for i, (kp, box) in enumerate(zip(keypoints, boxes)):
+        seen = kp[kp[:, 2] >= min_visibility, :2]
+        if len(seen):
+            x, y = np.median(seen, axis=0)
+            x0, y0, x1, y1 = person_region(box, margin=0.1)
+            out[i] = x0 <= x <= x1 and y0 <= y <= y1
+    return out
 
 
 def _keep_from(est: Estimates, start: float) -> Estimates:

@@ -366,6 +366,32 @@ def boxes_by_time(tracklets: dict[int, Tracklet]) -> dict[float, list[tuple[int,
     return out
 
 
+def drop_fragments(tracklets: dict[int, Tracklet], inside: float = 0.8, share: float = 0.7) -> dict[int, Tracklet]:
+    """Drop tracklets that are part of another person: where a larger tracklet is seen at
+    the same time (in at least a third of their frames), their box lies mostly
+    (``inside`` of its area) within that one's in at least ``share`` of those frames —
+    a detector's box on someone's torso or legs, tracked on its own."""
+    at = {tid: {round(float(t), 6): b for t, b in zip(tr.times, tr.boxes)} for tid, tr in tracklets.items()}
+    area = {tid: np.median((tr.boxes[:, 2] - tr.boxes[:, 0]) * (tr.boxes[:, 3] - tr.boxes[:, 1]))
+            for tid, tr in tracklets.items()}
+    out = {}
+    for tid, tr in tracklets.items():
+        keys = [round(float(t), 6) for t in tr.times]
+        fragment = False
+        for other, boxes in at.items():
+            if other == tid or area[other] <= area[tid]:
+                continue
+            pairs = [(tr.boxes[i], boxes[k]) for i, k in enumerate(keys) if k in boxes]
+            if len(pairs) < len(keys) / 3:
+                continue
+            mine, theirs = (np.array(x) for x in zip(*pairs))
+            covered = np.einsum("ii->i", _covered(mine, theirs))  # each box against its own frame's
+            fragment |= np.mean(covered >= inside) >= share
+        if not fragment:
+            out[tid] = tr
+    return out
+
+
 def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: float,
                      min_motion: float = 0.05) -> dict[int, Tracklet]:
     """Drop tracklets shorter than ``min_seconds`` (or seen in fewer than half the frames

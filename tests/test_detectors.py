@@ -376,3 +376,30 @@ def test_onnx_detector_without_onnxruntime(monkeypatch, tmp_path):
     with pytest.raises(MocapError, match=r"pip install 'mocap\[onnx\]'") as e:
         make_detector("yolox", tmp_path / "any.onnx")
     assert e.value.exit_code == EXIT_USAGE
+
+
+@needs_onnx
+def test_command_line_loads_the_users_weights(tmp_path):
+    """`--detector yolox --detector-weights FILE` reaches the ONNX detector: a model file
+    is required, a corrupt one is refused naming it, a valid one runs."""
+    import json
+    import subprocess
+    import sys
+
+    def track(*args):
+        return subprocess.run([sys.executable, "-m", "mocap", "track", str(SAMPLES / "turn_jump.mp4"), "--end", "1",
+                               "--out", str(tmp_path / "t.json"), "--progress", "none", *args],
+                              capture_output=True, text=True, timeout=300)
+
+    missing = track("--detector", "yolox")
+    assert missing.returncode == 3 and "needs a model file" in missing.stderr
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    refused = track("--detector", "yolox", "--detector-weights", str(bad))
+    assert refused.returncode == 3 and "bad.onnx" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    out = np.zeros((1, N64, 6), np.float32)
+    out[0, 5] = [40, 20, 16, 32, 0.9, 0.9]  # the same box every frame
+    model = constant_model(tmp_path / "still.onnx", output=out)
+    ok = track("--detector", "yolox", "--detector-weights", str(model))
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "t.json").read_text())["tracks"] == []  # a box that never moves: no person

@@ -1,0 +1,59 @@
+"""`mocap run` on the rendered multi-person clip with the defaults: every person who stays
+is captured, as their own armature, each accurate against their own ground truth."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLES
+from mocap.metrics import evaluate_people, load_ground_truth
+from mocap.motion import load_npz
+from mocap.pipeline import RunOptions, capture
+from readers import blender_import_fbx
+
+VIDEO = SAMPLES / "crowd.mp4"
+GT = load_ground_truth(SAMPLES / "crowd_gt.npz")
+MM = 1e-3
+
+# Measured (MediaPipe on crops, default HOG detector), mm:
+#   person 1 (red, near, turns and walks)        MPJPE 112, PA-MPJPE 79
+#   person 2 (blue, far, hidden ~10 frames)      MPJPE 153, PA-MPJPE 92
+#   person 3 (green, stands, turns, jumps)       MPJPE 136, PA-MPJPE 77
+MAX_MPJPE, MAX_PA_MPJPE = 180, 110
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("crowd")
+    proc = subprocess.run([sys.executable, "-m", "mocap", "run", str(VIDEO), "--out", str(tmp / "crowd.fbx"),
+                           "--out", str(tmp / "crowd.npz"), "--progress", "none"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return tmp / "crowd.fbx", tmp / "crowd.npz"
+
+
+def test_one_armature_per_person_in_the_fbx(outputs):
+    fbx, npz = outputs
+    scene = load_npz(npz)
+    assert len(scene.motions) == 3  # the person seen for 3 frames is not there
+    armatures = blender_import_fbx(fbx)
+    assert sorted(armatures) == sorted(f"person{tid}" for tid in scene.motions)
+    for tid, motion in scene.motions.items():
+        anim = armatures[f"person{tid}"]
+        assert len(anim.names) == 24 and len(anim.frames) == motion.num_frames
+        bones = [f"person{tid}:{n}" for n in motion.skeleton.names]  # namespaced, several people
+        error = np.linalg.norm(anim.of(bones) - motion.joint_positions(), axis=-1).max()
+        assert error < 1 * MM
+
+
+def test_each_person_is_captured_accurately():
+    scene = capture(VIDEO, RunOptions())
+    scores = evaluate_people(scene, GT)
+    print("\ncrowd capture:", scores)
+    tracked = [s for pid, s in scores.items() if GT["present"][list(GT["person_ids"]).index(pid)].sum() > 30]
+    assert len(tracked) == 3 and len({s["track"] for s in tracked}) == 3
+    for s in tracked:
+        assert s["frames"] >= 80
+        assert s["mpjpe"] < MAX_MPJPE and s["pa_mpjpe"] < MAX_PA_MPJPE, s
