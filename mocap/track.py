@@ -22,6 +22,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from .detect import Detections
+from .detectors.boxes import covered as box_covered
 from .detectors.boxes import iou as box_iou
 
 
@@ -155,7 +156,7 @@ class ByteTracker:
             # A second box on someone already tracked (a fragment, or a box of another scale
             # that NMS kept) is not a new person: two tracks on one body trade ids later.
             taken = dets.boxes[sorted(used)]
-            overlap = np.maximum(box_iou(dets.boxes[new], taken), _covered(dets.boxes[new], taken))
+            overlap = np.maximum(box_iou(dets.boxes[new], taken), box_covered(dets.boxes[new], taken))
             new = [d for d, o_ in zip(new, overlap.max(axis=1)) if o_ < o.duplicate_overlap]
         for d in new:
             t = _Track(self._next_id, float(dets.scores[d]), last_seen=self.frame)
@@ -193,14 +194,6 @@ def _match(predicted: np.ndarray, track_idx, det_idx, dets: Detections, fuse: bo
     sim = iou * dets.scores[det_idx][None, :] if fuse else iou
     rows, cols = linear_sum_assignment(-sim)
     return {track_idx[r]: det_idx[c] for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
-
-
-def _covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M): the fraction of each box of ``a`` (N, 4) xyxy that lies inside each box of ``b`` (M, 4)."""
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    area = np.clip((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]), 1e-9, None)
-    return np.clip(w, 0, None) * np.clip(h, 0, None) / area[:, None]
 
 
 def _grow(boxes: np.ndarray, fraction: float) -> np.ndarray:
@@ -385,7 +378,7 @@ def drop_fragments(tracklets: dict[int, Tracklet], inside: float = 0.8, share: f
             if len(pairs) < len(keys) / 3:
                 continue
             mine, theirs = (np.array(x) for x in zip(*pairs))
-            covered = np.einsum("ii->i", _covered(mine, theirs))  # each box against its own frame's
+            covered = np.einsum("ii->i", box_covered(mine, theirs))  # each box against its own frame's
             fragment |= np.mean(covered >= inside) >= share
         if not fragment:
             out[tid] = tr

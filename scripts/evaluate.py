@@ -2,6 +2,8 @@
 """Score motion estimates against ground truth: MPJPE and PA-MPJPE in millimetres.
 
     python scripts/evaluate.py                      # capture every samples/*.mp4 that has a *_gt.npz
+                                                    # (several people: a row per person, scored
+                                                    # against the track whose boxes are theirs)
     python scripts/evaluate.py PRED.npz GT.npz      # score an existing motion file
 
 Prints a Markdown table (pasted into the README). For each clip a second row,
@@ -22,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
-from mocap.metrics import evaluate_motion, evaluate_scene, load_ground_truth  # noqa: E402
+from mocap.metrics import evaluate_motion, evaluate_people, evaluate_scene, load_ground_truth  # noqa: E402
 from mocap.motion import load_npz  # noqa: E402
 from mocap.skeleton import forward_kinematics, neutral_skeleton  # noqa: E402
 
@@ -73,9 +75,13 @@ def main() -> int:
         for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))
             gt = load_ground_truth(gt_path)
-            if "person_ids" in gt:  # several people: scored by the tracking evaluation
+            if not video.exists():
                 continue
-            if video.exists():
+            if "person_ids" in gt:  # several people: each against the track that is them
+                for pid, r in evaluate_people(capture(video), gt).items():
+                    if r["track"] is not None:
+                        rows.append((f"{video.name}, person {pid} (track {r['track']})", r))
+            else:
                 rows.append((video.name, evaluate_scene(capture(video), gt)))
                 rows.append(("skeleton floor", skeleton_floor(gt)))
     print("| clip | frames | MPJPE (mm) | PA-MPJPE (mm) |")

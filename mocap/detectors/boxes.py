@@ -28,6 +28,22 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
+def covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The fraction of each box of ``a`` that lies inside each box of ``b``.
+
+    Args:
+        a: (N, 4) xyxy.  b: (M, 4) xyxy.
+    Returns:
+        (N, M) in [0, 1]; 0 for degenerate boxes of ``a``.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    area = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    return np.clip(w, 0, None) * np.clip(h, 0, None) / np.maximum(area, 1e-9)[:, None]
+
+
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
     """Greedy non-maximum suppression.
 
@@ -66,15 +82,10 @@ def suppress_contained(boxes: np.ndarray, inside: float = 0.7, shorter: float = 
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     heights = boxes[:, 3] - boxes[:, 1]
-    area = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(heights, 0, None)
     keep: list[int] = []
     for i, box in enumerate(boxes):
         if keep:
-            k = boxes[keep]
-            w = np.minimum(box[2], k[:, 2]) - np.maximum(box[0], k[:, 0])
-            h = np.minimum(box[3], k[:, 3]) - np.maximum(box[1], k[:, 1])
-            covered = np.clip(w, 0, None) * np.clip(h, 0, None) / max(area[i], 1e-9)
-            if ((covered >= inside) & (heights[i] < shorter * heights[keep])).any():
+            if ((covered(box, boxes[keep])[0] >= inside) & (heights[i] < shorter * heights[keep])).any():
                 continue
         keep.append(i)
     return np.asarray(keep, dtype=np.int64)
