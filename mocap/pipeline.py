@@ -23,7 +23,7 @@ from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
-from .estimators import Estimates, make_estimator
+from .estimators import CROP_ASPECT, Estimates, make_estimator
 from .export import check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
@@ -181,7 +181,8 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     if options.body_cues:
         # Facing and shape from the body estimator at each tracklet's ends, for joining.
         K = default_camera(info.width, info.height, options.fov, options.focal).K
-        cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True), K)
+        cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True), K,
+                            aspect=CROP_ASPECT.get(options.backend, 1.0))
     t = time.perf_counter()
     for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
         t = timer.add("decode", t)
@@ -264,7 +265,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
                 if tid not in estimators:
                     estimators[tid] = make_estimator(options.backend, skeleton)
                 last_seen[tid] = frame.time
-                window = crop_window(box, aspect=1.0)
+                window = crop_window(box, aspect=CROP_ASPECT.get(options.backend, 1.0))
                 images, times, offsets, boxes = pending.setdefault(tid, ([], [], [], []))
                 images.append(cut(frame.image, window, keep=person_region(box)))
                 times.append(frame.time)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from mocap.crop import crop_window, cut
+from mocap.crop import crop_window, cut, person_region
 
 
 def test_window_keeps_aspect_and_contains_the_box():
@@ -18,3 +18,17 @@ def test_cut_pads_outside_the_image_and_maps_back_by_offset():
     assert patch.shape == (15, 12, 3)
     assert np.all(patch[:, :5] == 0) and np.all(patch[10:] == 0)  # left of and below the image
     assert np.array_equal(patch[0, 5], image[10, 0])  # crop (5, 0) is image (0, 10)
+
+
+def test_cut_blanks_everything_outside_the_person_region():
+    image = np.full((100, 200, 3), 200, np.uint8)
+    box = np.array([90.0, 20.0, 110.0, 80.0])  # 20 x 60 person
+    region = person_region(box)  # grown by 0.15 * 60 = 9 px on every side
+    np.testing.assert_allclose(region, [81, 11, 119, 89])
+    window = crop_window(box, aspect=1.0)  # square around the box: wider than the region
+    patch = cut(image, window, keep=region)
+    x0, y0 = window[:2]
+    xs = np.flatnonzero(patch[patch.shape[0] // 2, :, 0])
+    assert xs[0] + x0 == 81 and xs[-1] + x0 == 118  # [81, 119) kept, neighbours blanked
+    ys = np.flatnonzero(patch[:, patch.shape[1] // 2, 0])
+    assert ys[0] + y0 == 11 and ys[-1] + y0 == 88

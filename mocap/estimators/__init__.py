@@ -15,6 +15,10 @@ from ..errors import MocapError
 
 BACKENDS = ("mediapipe",)
 
+# Crop width / height each backend wants around a person box (MediaPipe finds the
+# person in a square; HMR 2.0 will take 192:256).
+CROP_ASPECT = {"mediapipe": 1.0}
+
 
 @dataclass
 class Estimates:
