@@ -72,3 +72,27 @@ def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
     """(..., 2) pixel positions of (..., 3) camera-frame points."""
     p = points @ K.T
     return p[..., :2] / p[..., 2:3]
+
+
+def cam_crop_to_full(cam: np.ndarray, centre: np.ndarray, size: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """A crop's weak-perspective camera -> the body's translation in the full image's camera.
+
+    HMR 2.0 predicts (s, tx, ty) for a square crop of side ``size`` centred at
+    ``centre``: the body, translated by (tx, ty) in its own units, spans ``s``
+    of the crop (half-width units). Under the real intrinsics ``K`` (focal f,
+    principal point c), that is the depth ``2 f / (size s)`` and an offset of the
+    crop centre from c (the 4D-Humans formula, with its fixed focal and image-centre
+    principal point replaced by ``K``).
+
+    Args:
+        cam: (N, 3) s, tx, ty. centre: (N, 2) pixels. size: (N,) pixels. K: (3, 3).
+    Returns:
+        (N, 3) translation in the OpenCV camera frame, metres.
+    """
+    cam, centre, size = np.asarray(cam, float), np.asarray(centre, float), np.asarray(size, float)
+    f = (K[0, 0] + K[1, 1]) / 2
+    bs = size * cam[:, 0] + 1e-9
+    tz = 2 * f / bs
+    tx = 2 * (centre[:, 0] - K[0, 2]) / bs + cam[:, 1]
+    ty = 2 * (centre[:, 1] - K[1, 2]) / bs + cam[:, 2]
+    return np.stack([tx, ty, tz], axis=1)

@@ -39,6 +39,11 @@ fi
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 if ((want_test)); then
+  # The HMR 2.0 tests need torch: the CPU build (this machine's local wheel, or PyTorch's
+  # CPU index), never a multi-GB CUDA build pulled in by a version range.
+  .venv/bin/python -c "import torch" 2>/dev/null ||
+    .venv/bin/python -m pip install -q torch==2.13.0 ||
+    .venv/bin/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
   .venv/bin/python -m pip install -q -e ".[test]"
 else
   .venv/bin/python -m pip install -q -e .

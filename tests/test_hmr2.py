@@ -1,0 +1,214 @@
+"""HMR 2.0 in plain PyTorch: checkpoint layout and loading, 6D rotations, crops, camera."""
+
+import os
+import sys
+import types
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mocap.camera import cam_crop_to_full  # noqa: E402
+from mocap.errors import InputError  # noqa: E402
+from mocap.estimators.hmr2 import preprocess as pp  # noqa: E402
+from mocap.estimators.hmr2.checkpoint import read_state_dict  # noqa: E402
+from mocap.estimators.hmr2.head import rot6d_to_matrix  # noqa: E402
+from mocap.estimators.hmr2.model import HMR2, HMR2Config, load_hmr2  # noqa: E402
+
+# --- the released layout ------------------------------------------------------------------------
+
+# Names and shapes read off 4D-Humans' source (hmr2/models/backbones/vit.py, heads/smpl_head.py,
+# components/pose_transformer.py) for the released config: ViT-H/16 at 256x192, 6-layer decoder.
+OFFICIAL = {
+    "backbone.patch_embed.proj.weight": (1280, 3, 16, 16),
+    "backbone.pos_embed": (1, 193, 1280),
+    "backbone.blocks.0.attn.qkv.weight": (3840, 1280),
+    "backbone.blocks.0.attn.qkv.bias": (3840,),
+    "backbone.blocks.31.mlp.fc2.weight": (1280, 5120),
+    "backbone.blocks.31.norm2.bias": (1280,),
+    "backbone.last_norm.weight": (1280,),
+    "smpl_head.transformer.to_token_embedding.weight": (1024, 1),
+    "smpl_head.transformer.pos_embedding": (1, 1, 1024),
+    "smpl_head.transformer.transformer.layers.0.0.norm.weight": (1024,),
+    "smpl_head.transformer.transformer.layers.0.0.fn.to_qkv.weight": (1536, 1024),
+    "smpl_head.transformer.transformer.layers.0.0.fn.to_out.0.weight": (1024, 512),
+    "smpl_head.transformer.transformer.layers.5.1.fn.to_kv.weight": (1024, 1280),
+    "smpl_head.transformer.transformer.layers.5.1.fn.to_q.weight": (512, 1024),
+    "smpl_head.transformer.transformer.layers.5.2.fn.net.0.weight": (1024, 1024),
+    "smpl_head.transformer.transformer.layers.5.2.fn.net.3.bias": (1024,),
+    "smpl_head.decpose.weight": (144, 1024),
+    "smpl_head.decshape.weight": (10, 1024),
+    "smpl_head.deccam.bias": (3,),
+    "smpl_head.init_body_pose": (1, 144),
+    "smpl_head.init_betas": (1, 10),
+    "smpl_head.init_cam": (1, 3),
+}
+
+
+def test_full_size_network_has_the_released_names_and_shapes():
+    with torch.device("meta"):  # no memory: shapes only
+        state = HMR2().state_dict()
+    for name, shape in OFFICIAL.items():
+        assert tuple(state[name].shape) == shape, name
+    assert sum(k.startswith("backbone.blocks.") and k.endswith("qkv.weight") for k in state) == 32
+    n = sum(v.numel() for k, v in state.items() if k.startswith("backbone."))
+    assert 630e6 < n < 635e6  # ViT-H: ~632 M parameters
+
+
+def _fake_yacs():
+    """A module ``yacs.config`` with a ``CfgNode`` (a dict subclass), as in the released
+    checkpoint's hyper_parameters; only for pickling here."""
+    yacs, config = types.ModuleType("yacs"), types.ModuleType("yacs.config")
+
+    class CfgNode(dict):
+        pass
+
+    CfgNode.__module__, CfgNode.__qualname__ = "yacs.config", "CfgNode"
+    config.CfgNode = CfgNode
+    yacs.config = config
+    return {"yacs": yacs, "yacs.config": config}, CfgNode
+
+
+def lightning_checkpoint(path, model: HMR2, seed=0):
+    """Save ``model`` (randomised) the way Lightning saved the released file: the network under
+    its names, SMPL buffers, a discriminator, training metadata with a yacs config object."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.state_dict().values():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    state = dict(model.state_dict())
+    state["smpl.v_template"] = torch.randn(6890, 3, generator=g)
+    state["smpl.joint_map"] = torch.arange(25)
+    state["discriminator.D_conv1.weight"] = torch.randn(32, 9, 1, 1, generator=g)
+    state["discriminator.betas_out.bias"] = torch.zeros(1)
+    state["initialized"] = torch.tensor(True)
+    modules, CfgNode = _fake_yacs()
+    sys.modules.update(modules)
+    try:
+        cfg = CfgNode(MODEL=CfgNode(IMAGE_SIZE=256), EXTRA=CfgNode(FOCAL_LENGTH=5000))
+        torch.save({"epoch": 35, "global_step": 1000000, "pytorch-lightning_version": "2.0.0",
+                    "state_dict": state, "hyper_parameters": {"cfg": cfg},
+                    "optimizer_states": [{"state": {0: {"exp_avg": torch.zeros(3)}}, "param_groups": []}]}, path)
+    finally:
+        for name in modules:
+            sys.modules.pop(name, None)
+    return path
+
+
+def test_random_checkpoint_in_the_released_layout_loads_and_gives_identical_outputs(tmp_path):
+    config = HMR2Config.tiny()
+    original = HMR2(config).eval()
+    path = lightning_checkpoint(tmp_path / "epoch=35-step=1000000.ckpt", original)
+    loaded, body = load_hmr2(path, config)
+    assert sorted(body) == ["joint_map", "v_template"]
+    x = torch.randn(3, 3, 256, 256, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        a, b = original(x), loaded(x)
+    for k in ("rotations", "betas", "cam"):
+        assert torch.equal(a[k], b[k]), k
+    assert a["rotations"].shape == (3, 24, 3, 3)
+    # The backbone sees 256 x 192: a 16 x 12 token grid (patch 16, padding 2).
+    with torch.no_grad():
+        assert loaded.backbone(x[:, :, :, 32:-32]).shape == (3, 64, 16, 12)
+
+
+def test_checkpoint_of_another_size_is_refused_naming_the_problem(tmp_path):
+    path = lightning_checkpoint(tmp_path / "small.ckpt", HMR2(HMR2Config.tiny()))
+    bigger = HMR2Config(width=64, depth=3, heads=4, head_dim=32, head_depth=2, head_heads=2, head_dim_head=16,
+                        head_mlp=64)
+    with pytest.raises(InputError, match="missing backbone.blocks.2"):
+        load_hmr2(path, bigger)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return os.system, (f"touch {self.target}",)
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    evil = _Exploit()
+    evil.target = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "payload": evil}, path)
+    with pytest.raises(InputError, match="would run code.*system"):
+        read_state_dict(path)
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "cut.ckpt").write_bytes(path.read_bytes()[:100])
+    with pytest.raises(InputError, match="cut.ckpt: not a readable PyTorch checkpoint"):
+        read_state_dict(tmp_path / "cut.ckpt")
+
+
+# --- 6D rotations ----------------------------------------------------------------------------------
+
+
+def test_6d_is_two_contiguous_columns_made_orthonormal():
+    x = torch.tensor([[1.0, 0, 0, 0, 1, 0],  # identity
+                      [2.0, 0, 0, 1, 1, 0],  # scaled and skewed: Gram-Schmidt gives identity
+                      [0.0, 1, 0, -1, 0, 0]])  # columns e_y, -e_x: 90 degrees about z
+    R = rot6d_to_matrix(x)
+    assert torch.allclose(R[0], torch.eye(3)) and torch.allclose(R[1], torch.eye(3))
+    assert torch.allclose(R[2], torch.tensor([[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]))
+    r = rot6d_to_matrix(torch.randn(100, 6, generator=torch.Generator().manual_seed(0)))
+    assert torch.allclose(r @ r.transpose(1, 2), torch.eye(3).expand(100, 3, 3), atol=1e-5)
+    assert torch.allclose(torch.linalg.det(r), torch.ones(100), atol=1e-5)
+
+
+# --- crops -------------------------------------------------------------------------------------------
+
+
+def test_crop_square_grows_the_box_to_192_by_256():
+    centre, size = pp.crop_square(np.array([100, 100, 148, 164]))  # 48 x 64: already 3:4
+    assert np.allclose(centre, [124, 132]) and size == 64
+    _, size = pp.crop_square(np.array([0, 0, 30, 80]))  # thin: width grows to 60, side 80
+    assert size == 80
+    _, size = pp.crop_square(np.array([0, 0, 90, 80]))  # wide: height grows to 120
+    assert size == 120
+    M = pp.crop_matrix(np.array([124.0, 132.0]), 64)
+    assert np.allclose(M @ [124, 132, 1], [128, 128]) and np.allclose(M @ [92, 100, 1], [0, 0])
+
+
+def test_blur_only_when_downscaling_more_than_2_2_times():
+    assert pp.blur_sigma(256 * 2.2) == 0 and pp.blur_sigma(500) == 0
+    assert pp.blur_sigma(1024) == pytest.approx(0.5)  # factor 2: sigma (2 - 1) / 2
+    assert pp.blur_sigma(2048) == pytest.approx(1.5)
+
+
+def test_crop_values_are_imagenet_normalised():
+    image = np.zeros((300, 400, 3), np.uint8)
+    image[:] = (200, 100, 50)
+    crop, centre, size = pp.make_crop(image, np.array([150, 100, 210, 180]))
+    assert crop.shape == (3, 256, 256) and crop.dtype == np.float32
+    expected = [(200 - 123.675) / 58.395, (100 - 116.28) / 57.12, (50 - 103.53) / 57.375]
+    assert np.allclose(crop[:, 128, 128], expected, atol=1e-5)
+
+
+def test_local_blur_equals_blurring_the_whole_image():
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1200, 1600, 3), dtype=np.uint8)
+    box = np.array([20.0, 100.0, 820.0, 1150.0])  # side 1400: factor 2.7, sigma 0.87; near the edge
+    crop, centre, size = pp.make_crop(image, box)
+    sigma = pp.blur_sigma(size)
+    assert sigma > 0
+    whole = gaussian_filter(image.astype(np.float64), sigma=(sigma, sigma, 0), mode="nearest", truncate=4.0)
+    import cv2
+
+    patch = cv2.warpAffine(whole, pp.crop_matrix(centre, size), (256, 256), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    reference = ((patch - pp.MEAN) / pp.STD).transpose(2, 0, 1)
+    assert np.abs(crop - reference).max() < 1e-4
+
+
+# --- camera --------------------------------------------------------------------------------------------
+
+
+def test_cam_crop_to_full_by_hand():
+    K = np.array([[1000.0, 0, 320], [0, 1000, 240], [0, 0, 1]])
+    # A crop of 200 px centred on the principal point, body spanning it (s = 1): depth 2f/(200 s) = 10 m.
+    t = cam_crop_to_full(np.array([[1.0, 0.1, -0.2]]), np.array([[320.0, 240.0]]), np.array([200.0]), K)
+    assert np.allclose(t, [[0.1, -0.2, 10.0]])
+    # Moved 100 px right of the principal point: x = 2 * 100 / 200 = 1 m at that depth (100 px at f 1000, 10 m).
+    t = cam_crop_to_full(np.array([[1.0, 0.0, 0.0]]), np.array([[420.0, 240.0]]), np.array([200.0]), K)
+    assert np.allclose(t, [[1.0, 0.0, 10.0]])
