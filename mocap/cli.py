@@ -64,8 +64,17 @@ def _tracking_options(f):
               help="Output file; the format follows the extension: .fbx (Blender FBX), .bvh "
                    "(centimetres, Y-up), .npz (AMASS-style). Repeat for several formats from one "
                    "capture. Default: VIDEO's name with .fbx, in the current folder.")
-@click.option("--backend", type=click.Choice(["mediapipe"]), default="mediapipe", show_default=True,
-              help="Body estimator. mediapipe: MediaPipe Pose, runs offline on a CPU.")
+@click.option("--backend", type=click.Choice(["mediapipe", "hmr2"]), default="mediapipe", show_default=True,
+              help="Body estimator. mediapipe: MediaPipe Pose, runs offline on a CPU. hmr2: 4D-Humans' "
+                   "HMR 2.0 (needs its checkpoint, see `mocap models`; fast on a GPU).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="hmr2: the checkpoint file [default: ~/.cache/4DHumans/..., see `mocap models`].")
+@click.option("--device", default="auto", show_default=True,
+              help="hmr2: auto (a CUDA GPU if there is one), cpu, cuda, cuda:1, ...")
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+              help="hmr2: crops per network call.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
+              show_default=True, help="hmr2: auto is bf16 on a GPU, fp32 on a CPU.")
 @click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
               help="Camera field of view in degrees across the longer image side "
                    "[default: 60].")
@@ -88,8 +97,8 @@ def _tracking_options(f):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, fov, focal, start, end, detector, detector_weights, detect_fps, min_seconds,
-            persons, split, preview, workers, progress_kind):
+def run_cmd(video, outs, backend, checkpoint, device, batch_size, precision, fov, focal, start, end, detector,
+            detector_weights, detect_fps, min_seconds, persons, split, preview, workers, progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
 
     Everyone seen for --min-seconds is captured, each as an armature named by track
@@ -109,7 +118,8 @@ def run_cmd(video, outs, backend, fov, focal, start, end, detector, detector_wei
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
                                           workers=workers, detector=detector, detector_weights=detector_weights,
                                           detect_fps=detect_fps, min_seconds=min_seconds,
-                                          persons=persons, split=split, preview=preview), progress)
+                                          persons=persons, split=split, preview=preview, checkpoint=checkpoint,
+                                          device=device, batch_size=batch_size, precision=precision), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]

@@ -23,7 +23,7 @@ from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
-from .estimators import CROP_ASPECT, Estimates, make_estimator
+from .estimators import CROPS, CropSpec, Estimates, make_estimator
 from .export import check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
@@ -53,6 +53,10 @@ class RunOptions:
     persons: str = "all"  # "all", "largest", or track ids "3,5"
     split: bool = False  # one output file per person
     preview: str | None = None  # also write the video with boxes, ids and skeletons here
+    checkpoint: str | None = None  # hmr2: the network's weights (None: the usual places)
+    device: str = "auto"  # hmr2: auto, cpu, cuda, cuda:N
+    batch_size: int = 32  # hmr2: crops per network call
+    precision: str = "auto"  # hmr2: auto (bf16 on a GPU), fp32, bf16, fp16
 
 
 @dataclass
@@ -181,8 +185,9 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     if options.body_cues:
         # Facing and shape from the body estimator at each tracklet's ends, for joining.
         K = default_camera(info.width, info.height, options.fov, options.focal).K
-        cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True), K,
-                            aspect=CROP_ASPECT.get(options.backend, 1.0))
+        cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True,
+                                                   **backend_settings(options)), K,
+                            aspect=CROPS.get(options.backend, CropSpec()).aspect)
     t = time.perf_counter()
     for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
         t = timer.add("decode", t)
@@ -241,6 +246,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     chunks of ``options.chunk_size`` crops.
     """
     boxes_at = boxes_by_time(people)
+    spec = CROPS.get(options.backend, CropSpec())
     estimators: dict = {}
     pending: dict[int, tuple[list, list, list]] = {}
     parts: dict[int, list[Estimates]] = {tid: [] for tid in people}
@@ -263,11 +269,11 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
                         flush(tid)
                     estimators.pop(tid).close()
                 if tid not in estimators:
-                    estimators[tid] = make_estimator(options.backend, skeleton)
+                    estimators[tid] = make_estimator(options.backend, skeleton, **backend_settings(options))
                 last_seen[tid] = frame.time
-                window = crop_window(box, aspect=CROP_ASPECT.get(options.backend, 1.0))
+                window = crop_window(box, aspect=spec.aspect, scale=spec.scale)
                 images, times, offsets, boxes = pending.setdefault(tid, ([], [], [], []))
-                images.append(cut(frame.image, window, keep=person_region(box)))
+                images.append(cut(frame.image, window, keep=person_region(box) if spec.blank_neighbours else None))
                 times.append(frame.time)
                 offsets.append(window[:2])
                 boxes.append(box)
@@ -282,6 +288,14 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
             est.close()
     return {tid: Estimates.concat(p) if any(x.num_frames for x in p) else None
             for tid, p in parts.items() if p}
+
+
+def backend_settings(options: RunOptions) -> dict:
+    """The options ``make_estimator`` passes on to the chosen backend."""
+    if options.backend == "hmr2":
+        return {"checkpoint": options.checkpoint, "device": options.device, "batch_size": options.batch_size,
+                "precision": options.precision}
+    return {}
 
 
 # A person's estimator starts afresh when they come back after a gap longer than this.
@@ -321,7 +335,7 @@ def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, 
                       stop: threading.Event) -> Estimates | None:
     """Decode and estimate the frames in [start, end), warming the estimator up from ``warm_start``.
     Returns early (None) once ``stop`` is set."""
-    estimator = make_estimator(options.backend, skeleton)
+    estimator = make_estimator(options.backend, skeleton, **backend_settings(options))
     parts: list[Estimates] = []
     try:
         images, times = [], []

@@ -386,13 +386,15 @@ def drop_fragments(tracklets: dict[int, Tracklet], inside: float = 0.8, share: f
 
 
 def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: float,
-                     min_motion: float = 0.05) -> dict[int, Tracklet]:
+                     min_motion: float = 0.05, static_seconds: float = 3.0) -> dict[int, Tracklet]:
     """Drop tracklets shorter than ``min_seconds`` (or seen in fewer than half the frames
     of that span) and motionless ones.
 
-    Motionless: the box centre never moves more than ``min_motion`` box heights and
-    its size never changes by more than that fraction — a poster or a statue; a
-    standing person sways, breathes and moves their arms.
+    Motionless: seen for at least ``static_seconds`` while the box centre never moves
+    more than ``min_motion`` box heights and its size never changes by more than that
+    fraction — a poster or a statue; a standing person sways, breathes and moves their
+    arms. Shorter tracks are not judged: HOG's boxes sit on a coarse grid, so a person
+    standing still for a second or two can keep exactly the same box.
     """
     out = {}
     for tid, t in tracklets.items():
@@ -404,7 +406,7 @@ def filter_tracklets(tracklets: dict[int, Tracklet], min_seconds: float, fps: fl
         centres = np.stack([(t.boxes[:, 0] + t.boxes[:, 2]) / 2, (t.boxes[:, 1] + t.boxes[:, 3]) / 2], axis=1)
         spread = np.ptp(centres, axis=0).max() / h
         size = np.ptp(t.boxes[:, 3] - t.boxes[:, 1]) / h
-        if spread < min_motion and size < min_motion:
+        if spread < min_motion and size < min_motion and t.duration >= static_seconds:
             continue
         out[tid] = t
     return out

@@ -398,8 +398,10 @@ def test_command_line_loads_the_users_weights(tmp_path):
     refused = track("--detector", "yolox", "--detector-weights", str(bad))
     assert refused.returncode == 3 and "bad.onnx" in refused.stderr and len(refused.stderr.splitlines()) == 1
     out = np.zeros((1, N64, 6), np.float32)
-    out[0, 5] = [40, 20, 16, 32, 0.9, 0.9]  # the same box every frame
+    out[0, 5] = [40, 20, 16, 32, 0.9, 0.9]  # the same box every frame: canvas (32, 4, 48, 36)
     model = constant_model(tmp_path / "still.onnx", output=out)
     ok = track("--detector", "yolox", "--detector-weights", str(model))
     assert ok.returncode == 0, ok.stderr
-    assert json.loads((tmp_path / "t.json").read_text())["tracks"] == []  # a box that never moves: no person
+    (track,) = json.loads((tmp_path / "t.json").read_text())["tracks"]
+    # The model's box (32, 4, 48, 36) on its 64 x 64 canvas, mapped back to the 640 x 480 frame.
+    assert np.allclose(track["boxes"], [[320, 40, 480, 360]] * len(track["boxes"]))

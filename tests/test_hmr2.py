@@ -77,6 +77,7 @@ def lightning_checkpoint(path, model: HMR2, seed=0):
     with torch.no_grad():
         for p in model.state_dict().values():
             p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+        model.smpl_head.init_cam.copy_(torch.tensor([[0.9, 0.0, 0.0]]))  # the mean crop camera: body in front
     state = dict(model.state_dict())
     state["smpl.v_template"] = torch.randn(6890, 3, generator=g)
     state["smpl.joint_map"] = torch.arange(25)
@@ -110,7 +111,9 @@ def test_random_checkpoint_in_the_released_layout_loads_and_gives_identical_outp
     assert a["rotations"].shape == (3, 24, 3, 3)
     # The backbone sees 256 x 192: a 16 x 12 token grid (patch 16, padding 2).
     with torch.no_grad():
-        assert loaded.backbone(x[:, :, :, 32:-32]).shape == (3, 64, 16, 12)
+        assert loaded.backbone(x[:, :, :, 32:-32]).shape == (3, 160, 16, 12)
+    # Without a config, the size is read off the weights.
+    assert load_hmr2(path)[0].config == config
 
 
 def test_checkpoint_of_another_size_is_refused_naming_the_problem(tmp_path):
@@ -212,3 +215,41 @@ def test_cam_crop_to_full_by_hand():
     # Moved 100 px right of the principal point: x = 2 * 100 / 200 = 1 m at that depth (100 px at f 1000, 10 m).
     t = cam_crop_to_full(np.array([[1.0, 0.0, 0.0]]), np.array([[420.0, 240.0]]), np.array([200.0]), K)
     assert np.allclose(t, [[1.0, 0.0, 10.0]])
+
+
+# --- end to end ------------------------------------------------------------------------------------
+
+
+def test_run_with_a_random_network_writes_a_valid_fbx(tmp_path):
+    """`mocap run --backend hmr2` through the command line with a random network in the released
+    layout: the whole path runs (accuracy needs the real weights, see the README)."""
+    import subprocess
+
+    from conftest import SAMPLES
+    from readers import blender_import_fbx
+
+    model = HMR2(HMR2Config.tiny())
+    path = lightning_checkpoint(tmp_path / "random.ckpt", model)
+    out = tmp_path / "anim.fbx"
+    proc = subprocess.run([sys.executable, "-m", "mocap", "run", str(SAMPLES / "turn_jump.mp4"), "--end", "1.5",
+                           "--backend", "hmr2", "--checkpoint", str(path), "--device", "cpu", "--batch-size", "4",
+                           "--out", str(out), "--progress", "none"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (anim,) = blender_import_fbx(out).values()
+    assert len(anim.names) == 24 and len(anim.frames) == 45
+    assert np.all(np.isfinite(anim.positions))
+
+
+def test_missing_checkpoint_says_where_it_looked(tmp_path):
+    import subprocess
+
+    from conftest import SAMPLES
+
+    env = dict(os.environ, HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "mocap", "run", str(SAMPLES / "turn_jump.mp4"), "--backend", "hmr2",
+                           "--detector", "none", "--out", str(tmp_path / "a.fbx")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 3
+    (line,) = proc.stderr.strip().splitlines()
+    assert "4DHumans" in line and "mocap models import" in line
+    assert not (tmp_path / "a.fbx").exists()

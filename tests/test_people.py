@@ -97,3 +97,13 @@ def test_nobody_in_the_video_is_a_clear_error_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and "no person" in lines[0] and "empty.mp4" in lines[0], proc.stderr
     assert old.read_bytes() == b"an earlier take"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["anim.fbx", "empty.mp4"]
+
+
+def test_a_person_standing_still_is_kept():
+    """The sample's first 1.5 s: the person stands and looks back; HOG's box does not move by
+    a pixel. Not taken for a poster."""
+    from mocap.pipeline import track_people
+    from mocap.progress import NullProgress
+
+    tracks = track_people(VIDEO, probe(VIDEO), RunOptions(end=1.5), NullProgress())
+    assert len(tracks) == 1 and len(next(iter(tracks.values())).times) == 45

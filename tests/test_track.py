@@ -87,7 +87,7 @@ def test_joining_keeps_different_people_apart():
 
 def test_filter_drops_short_and_motionless_tracks():
     frames = []
-    for t in range(60):
+    for t in range(120):  # 4 s: long enough to judge the poster motionless
         boxes = [_box(100 + 3 * t, 300), _box(500, 300, h=150)]  # a walker and a poster
         if 20 <= t < 23:
             boxes.append(_box(300, 100, h=120))  # someone seen for 3 frames
@@ -98,6 +98,12 @@ def test_filter_drops_short_and_motionless_tracks():
     assert len(kept) == 1
     walker = next(iter(kept.values()))
     assert walker.boxes[-1][0] > walker.boxes[0][0]
+    # Seen still for under 3 s, a box may be a person standing: kept.
+    short = {tid: t for tid, t in tracklets.items() if len(t.times) > 10}
+    for t in short.values():
+        keep = t.times < 2.0
+        t.times, t.frames, t.boxes, t.scores = t.times[keep], t.frames[keep], t.boxes[keep], t.scores[keep]
+    assert len(filter_tracklets(short, min_seconds=1.0, fps=30.0)) == 2
 
 
 def test_filter_drops_sparse_tracks():

@@ -13,11 +13,27 @@ import numpy as np
 
 from ..errors import MocapError
 
-BACKENDS = ("mediapipe",)
+BACKENDS = ("mediapipe", "hmr2")
 
-# Crop width / height each backend wants around a person box (MediaPipe finds the
-# person in a square; HMR 2.0 will take 192:256).
-CROP_ASPECT = {"mediapipe": 1.0}
+
+@dataclass(frozen=True)
+class CropSpec:
+    """How a backend wants a person cut out of a frame.
+
+    Attributes:
+        aspect: crop width / height. scale: margin factor around the box.
+        blank_neighbours: blank what lies outside the person's box (a landmark tracker
+            may lock onto the neighbour; a network trained on uncut crops must not be).
+    """
+
+    aspect: float = 1.0
+    scale: float = 1.3
+    blank_neighbours: bool = True
+
+
+# MediaPipe finds the person in a square with room around; HMR 2.0 takes the box grown
+# to 192:256 and nothing else (its own preprocessing squares it).
+CROPS = {"mediapipe": CropSpec(), "hmr2": CropSpec(aspect=192 / 256, scale=1.0, blank_neighbours=False)}
 
 
 @dataclass
@@ -81,14 +97,22 @@ class BodyEstimator(Protocol):
     def close(self) -> None: ...
 
 
-def make_estimator(backend: str, skeleton, static: bool = False) -> BodyEstimator:
+def make_estimator(backend: str, skeleton, static: bool = False, **settings) -> BodyEstimator:
     """Create the estimator for a backend name (see :data:`BACKENDS`).
 
     ``static``: the images of successive calls are unrelated (different people), so
-    nothing is tracked or smoothed from one image to the next.
+    nothing is tracked or smoothed from one image to the next. ``settings``: the
+    backend's own (hmr2: checkpoint, device, batch_size, precision).
     """
     if backend == "mediapipe":
         from .mediapipe_pose import MediaPipePose
 
         return MediaPipePose(skeleton, static=static)
+    if backend == "hmr2":
+        try:
+            from .hmr2.estimator import HMR2Estimator
+        except ImportError as exc:
+            raise MocapError(f"--backend hmr2 needs PyTorch and smplx: pip install -e \".[hmr2]\" ({exc})",
+                             exit_code=2) from None
+        return HMR2Estimator(skeleton, **settings)
     raise MocapError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})", exit_code=2)

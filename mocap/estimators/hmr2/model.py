@@ -43,9 +43,25 @@ class HMR2Config:
 
     @staticmethod
     def tiny() -> "HMR2Config":
-        """A small network in the same layout, for tests on a CPU."""
-        return HMR2Config(width=64, depth=2, heads=4, head_dim=32, head_depth=2, head_heads=2, head_dim_head=16,
-                          head_mlp=64)
+        """A small network in the same layout (and head sizes of 80 and 64), for tests on a CPU."""
+        return HMR2Config(width=160, depth=2, heads=2, head_dim=32, head_depth=2, head_heads=2, head_mlp=64)
+
+    @staticmethod
+    def from_state(state: dict) -> "HMR2Config":
+        """The size of the network a state dict holds. Head counts are not stored in weights:
+        they follow the released design, 80 channels per backbone head and 64 per decoder head."""
+        width = state["backbone.pos_embed"].shape[-1]
+        inner = state["smpl_head.transformer.transformer.layers.0.0.fn.to_qkv.weight"].shape[0] // 3
+        return HMR2Config(
+            width=width,
+            depth=1 + max(int(k.split(".")[2]) for k in state if k.startswith("backbone.blocks.")),
+            heads=max(1, width // 80),
+            mlp_ratio=state["backbone.blocks.0.mlp.fc1.weight"].shape[0] / width,
+            head_dim=state["smpl_head.decpose.weight"].shape[1],
+            head_depth=1 + max(int(k.split(".")[4]) for k in state if k.startswith("smpl_head.transformer.transformer.layers.")),
+            head_heads=max(1, inner // 64),
+            head_mlp=state["smpl_head.transformer.transformer.layers.0.2.fn.net.0.weight"].shape[0],
+        )
 
 
 class HMR2(nn.Module):
@@ -82,8 +98,10 @@ def split_state(state: dict) -> tuple[dict, dict, list[str]]:
     return net, body, skipped
 
 
-def load_hmr2(path: str | Path, config: HMR2Config = HMR2Config()) -> tuple[HMR2, dict]:
+def load_hmr2(path: str | Path, config: HMR2Config | None = None) -> tuple[HMR2, dict]:
     """Build the network and load a released (or same-layout) checkpoint into it.
+
+    ``config``: the network size; None reads it off the weights (:meth:`HMR2Config.from_state`).
 
     Returns:
         the model (eval mode, fp32, CPU) and the SMPL buffers the checkpoint carries
@@ -93,6 +111,11 @@ def load_hmr2(path: str | Path, config: HMR2Config = HMR2Config()) -> tuple[HMR2
             (names the first missing/unexpected keys or mismatched shapes).
     """
     net_state, body, _ = split_state(read_state_dict(path))
+    if config is None:
+        try:
+            config = HMR2Config.from_state(net_state)
+        except (KeyError, ValueError, IndexError) as exc:
+            raise InputError(f"{path}: not an HMR 2.0 checkpoint (no {exc})") from None
     model = HMR2(config)
     ours = model.state_dict()
     missing = [k for k in ours if k not in net_state]

@@ -1,0 +1,155 @@
+"""The ``hmr2`` backend: HMR 2.0 behind the :class:`mocap.estimators.BodyEstimator` protocol.
+
+Where the files are looked for (first found wins): ``--checkpoint``; then
+``$MOCAP_HMR2_CHECKPOINT``; then where 4D-Humans puts them,
+``~/.cache/4DHumans/logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt``.
+
+One network is loaded per (checkpoint, device, precision) and shared by every
+person's estimator and every parallel segment: estimators are cheap views of it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ...camera import cam_crop_to_full, project
+from ...errors import InputError, MocapError
+from ...skeleton import Skeleton, forward_kinematics
+from .. import Estimates
+
+CACHE_4DHUMANS = Path.home() / ".cache" / "4DHumans"
+RELEASED_CHECKPOINT = CACHE_4DHUMANS / "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt"
+DOWNLOAD = "https://people.eecs.berkeley.edu/~jathushan/projects/4dhumans/hmr2_data.tar.gz"
+
+
+def checkpoint_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Where the checkpoint is looked for, in order."""
+    out = [Path(explicit)] if explicit else []
+    if os.environ.get("MOCAP_HMR2_CHECKPOINT"):
+        out.append(Path(os.environ["MOCAP_HMR2_CHECKPOINT"]))
+    return out + [RELEASED_CHECKPOINT]
+
+
+def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
+    """The checkpoint to use. Raises InputError saying where it was looked for and how to get it."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise InputError(f"{path}: checkpoint not found")
+        return path
+    for path in checkpoint_candidates():
+        if path.is_file():
+            return path
+    raise InputError(f"no HMR 2.0 checkpoint: looked for {', '.join(map(str, checkpoint_candidates()))}; "
+                     f"get hmr2_data.tar.gz ({DOWNLOAD}) and run `mocap models import hmr2_data.tar.gz`, "
+                     f"or give --checkpoint")
+
+
+_models: dict = {}
+_lock = threading.Lock()
+
+
+def shared_model(path: Path, device: str, precision: str):
+    """The loaded network for these settings (loaded once per process)."""
+    key = (str(Path(path).resolve()), device, precision)
+    with _lock:
+        if key not in _models:
+            from .model import load_hmr2
+
+            model, body = load_hmr2(path)
+            _models[key] = (model.to(device), body)
+        return _models[key]
+
+
+def resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise MocapError(f"--device {device}: no CUDA GPU is usable here (use --device cpu)", exit_code=2)
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    if precision == "auto":
+        return "bf16" if device.startswith("cuda") else "fp32"
+    return precision
+
+
+class HMR2Estimator:
+    """HMR 2.0 on crops of one person (no state between frames: each image on its own).
+
+    Args:
+        skeleton: the rig the rotations drive (SMPL-24 topology, T rest pose).
+        checkpoint: file (None: the usual places, see :func:`find_checkpoint`).
+        device: "auto", "cpu", "cuda", "cuda:1", ...
+        batch_size: crops per network call.
+        precision: "auto" (bf16 on a GPU, fp32 on a CPU), "fp32", "bf16", "fp16".
+    """
+
+    name = "hmr2"
+
+    def __init__(self, skeleton: Skeleton, checkpoint=None, device: str = "auto", batch_size: int = 32,
+                 precision: str = "auto"):
+        self.skeleton = skeleton
+        self.device = resolve_device(device)
+        self.precision = resolve_precision(precision, self.device)
+        self.batch_size = batch_size
+        self.model, self.body = shared_model(find_checkpoint(checkpoint), self.device, self.precision)
+        self.pelvis = _rest_pelvis(self.body)
+
+    def predict(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        """(N, 3, 256, 256) normalised crops -> numpy {"rotations" (N, 24, 3, 3), "betas" (N, 10),
+        "cam" (N, 3)}, in batches of ``batch_size`` under the chosen precision."""
+        import torch
+
+        dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[self.precision]
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, len(crops), self.batch_size):
+                x = torch.from_numpy(crops[i:i + self.batch_size]).to(self.device)
+                with torch.autocast(device_type=self.device.split(":")[0], dtype=dtype, enabled=dtype is not None):
+                    out = self.model(x)
+                outs.append({k: v.float().cpu().numpy() for k, v in out.items()})
+        return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]} if outs else {}
+
+    def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray,
+                 offsets: np.ndarray | None = None) -> Estimates:
+        from .preprocess import make_crop
+
+        n = len(images)
+        made = [make_crop(im, np.array([0.0, 0.0, im.shape[1], im.shape[0]])) for im in images]
+        crops = np.stack([c for c, _, _ in made]) if n else np.zeros((0, 3, 256, 256), np.float32)
+        centres = np.array([c for _, c, _ in made]).reshape(n, 2)
+        sizes = np.array([s for _, _, s in made])
+        if offsets is not None:
+            centres = centres + np.asarray(offsets, float)
+        out = self.predict(crops)
+        if n == 0:
+            return Estimates(np.zeros(0), np.zeros((0, 24, 3, 3)), np.zeros((0, 3)), np.zeros(0),
+                             np.zeros((0, 24, 3)), np.zeros(10))
+        # The SMPL model's origin goes to cam_crop_to_full's translation; the root joint (pelvis)
+        # sits at its rest position from there (global orientation turns about the pelvis).
+        root = cam_crop_to_full(out["cam"], centres, sizes, K) + self.pelvis
+        joints, _ = forward_kinematics(out["rotations"], root, self.skeleton)
+        pixels = project(joints, K)
+        keypoints = np.concatenate([pixels, np.ones((n, pixels.shape[1], 1))], axis=2)
+        return Estimates(np.asarray(times, float), out["rotations"].astype(np.float64), root, np.ones(n), keypoints,
+                         out["betas"].mean(axis=0).astype(np.float64))
+
+    def close(self) -> None:
+        pass
+
+
+def _rest_pelvis(body: dict) -> np.ndarray:
+    """(3,) the SMPL rest pelvis (mean shape) from the checkpoint's SMPL buffers; zeros without them."""
+    if "J_regressor" in body and "v_template" in body:
+        J = body["J_regressor"].float().numpy()
+        return J[0] @ body["v_template"].float().numpy()
+    return np.zeros(3)
