@@ -69,6 +69,9 @@ def _tracking_options(f):
                    "HMR 2.0 (needs its checkpoint, see `mocap models`; fast on a GPU).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="hmr2: the checkpoint file [default: ~/.cache/4DHumans/..., see `mocap models`].")
+@click.option("--smpl", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="SMPL model (.pkl as released, or .npz from `mocap models import`): skeletons get each "
+                   "person's body shape [default: the hmr2 checkpoint's, or ~/.cache/4DHumans/data/smpl].")
 @click.option("--device", default="auto", show_default=True,
               help="hmr2: auto (a CUDA GPU if there is one), cpu, cuda, cuda:1, ...")
 @click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
@@ -97,7 +100,7 @@ def _tracking_options(f):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, checkpoint, device, batch_size, precision, fov, focal, start, end, detector,
+def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, fov, focal, start, end, detector,
             detector_weights, detect_fps, min_seconds, persons, split, preview, workers, progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
 
@@ -119,6 +122,7 @@ def run_cmd(video, outs, backend, checkpoint, device, batch_size, precision, fov
                                           workers=workers, detector=detector, detector_weights=detector_weights,
                                           detect_fps=detect_fps, min_seconds=min_seconds,
                                           persons=persons, split=split, preview=preview, checkpoint=checkpoint,
+                                          smpl=smpl,
                                           device=device, batch_size=batch_size, precision=precision), progress)
     finally:
         progress.close()

@@ -54,6 +54,7 @@ class RunOptions:
     split: bool = False  # one output file per person
     preview: str | None = None  # also write the video with boxes, ids and skeletons here
     checkpoint: str | None = None  # hmr2: the network's weights (None: the usual places)
+    smpl: str | None = None  # SMPL model file (.pkl as released, or converted .npz): shaped skeletons
     device: str = "auto"  # hmr2: auto, cpu, cuda, cuda:N
     batch_size: int = 32  # hmr2: crops per network call
     precision: str = "auto"  # hmr2: auto (bf16 on a GPU), fp32, bf16, fp16
@@ -147,9 +148,16 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             if est is not None:
                 per_person.setdefault(tid, []).append(est)
     progress.start("solve", len(per_person))
+    body = body_model_for(options)
     motions = {}
     for tid, chunks in sorted(per_person.items()):
-        motion = solve_motion(Estimates.concat(chunks), camera, skeleton, info.fps)
+        est = Estimates.concat(chunks)
+        shaped = skeleton
+        if body is not None and any(np.any(c.betas) for c in chunks):
+            # One body per person: the median of the per-chunk shape estimates.
+            est.betas = np.median([c.betas for c in chunks if c.num_frames], axis=0)
+            shaped = skeleton_for_body(est.betas, body)
+        motion = solve_motion(est, camera, shaped, info.fps)
         if motion is not None:
             motions[tid] = motion
         progress.advance("solve")
@@ -288,6 +296,24 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
             est.close()
     return {tid: Estimates.concat(p) if any(x.num_frames for x in p) else None
             for tid, p in parts.items() if p}
+
+
+def body_model_for(options: RunOptions) -> dict | None:
+    """The SMPL body model to shape skeletons with: ``options.smpl``; else the hmr2
+    checkpoint's own SMPL buffers; else 4D-Humans' SMPL file if it is installed; else None."""
+    from .body_model import load_body_model
+
+    if options.smpl:
+        return load_body_model(options.smpl)
+    if options.backend == "hmr2":
+        from .estimators.hmr2.estimator import checkpoint_body_model
+
+        body = checkpoint_body_model(options.checkpoint, options.device, options.precision)
+        if body is not None:
+            return body
+    from .estimators.hmr2.estimator import SMPL_FILE
+
+    return load_body_model(SMPL_FILE) if SMPL_FILE.is_file() else None
 
 
 def backend_settings(options: RunOptions) -> dict:

@@ -96,16 +96,22 @@ def neutral_skeleton() -> Skeleton:
     return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, _NEUTRAL_REST_OFFSETS.copy())
 
 
-def skeleton_for_body(betas: np.ndarray | None = None, body_model=None) -> Skeleton:
-    """The skeleton that rotations drive: shaped SMPL when a body model is given.
+def skeleton_for_body(betas: np.ndarray | None = None, body_model: dict | None = None) -> Skeleton:
+    """The skeleton that rotations drive: the shaped SMPL skeleton when a body model is given.
 
     Args:
-        betas: (10,) SMPL shape coefficients (ignored without a body model).
-        body_model: an SMPL body model (not supported yet: the neutral skeleton is used).
+        betas: (B,) SMPL shape coefficients (None or zeros: the model's mean shape).
+        body_model: SMPL arrays (``v_template``, ``shapedirs``, ``J_regressor``, ...; see
+            :mod:`mocap.body_model`), or None for the built-in neutral skeleton.
     """
     if body_model is None:
         return neutral_skeleton()
-    raise NotImplementedError("shaped SMPL skeletons need an SMPL model file (coming with the hmr2 backend)")
+    from .body_model import rest_joints
+
+    joints = rest_joints(body_model, betas)
+    parents = np.array(SMPL_PARENTS)
+    offsets = joints - np.where(parents[:, None] >= 0, joints[np.maximum(parents, 0)], 0.0)
+    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, offsets)
 
 
 def rest_positions(parents, rest_offsets: np.ndarray) -> np.ndarray:

@@ -70,7 +70,21 @@ def _fake_yacs():
     return {"yacs": yacs, "yacs.config": config}, CfgNode
 
 
-def lightning_checkpoint(path, model: HMR2, seed=0):
+def smpl_buffers(seed=0) -> dict:
+    """SMPL buffers as an smplx SMPL module holds them (synthetic: 6890 vertices, 24 joints)."""
+    g = torch.Generator().manual_seed(seed)
+    V = 6890
+    regressor = torch.zeros(24, V)
+    for j in range(24):
+        regressor[j, torch.randperm(V, generator=g)[:10]] = 0.1
+    return {"v_template": torch.randn(V, 3, generator=g) * 0.3, "shapedirs": torch.randn(V, 3, 10, generator=g) * 0.01,
+            "J_regressor": regressor, "posedirs": torch.randn(207, V * 3, generator=g) * 0.01,
+            "lbs_weights": torch.softmax(torch.randn(V, 24, generator=g), dim=1),
+            "faces_tensor": torch.randint(0, V, (13776, 3), generator=g),
+            "parents": torch.tensor([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21])}
+
+
+def lightning_checkpoint(path, model: HMR2, seed=0, smpl: dict | None = None):
     """Save ``model`` (randomised) the way Lightning saved the released file: the network under
     its names, SMPL buffers, a discriminator, training metadata with a yacs config object."""
     g = torch.Generator().manual_seed(seed)
@@ -79,7 +93,8 @@ def lightning_checkpoint(path, model: HMR2, seed=0):
             p.copy_(torch.randn(p.shape, generator=g) * 0.05)
         model.smpl_head.init_cam.copy_(torch.tensor([[0.9, 0.0, 0.0]]))  # the mean crop camera: body in front
     state = dict(model.state_dict())
-    state["smpl.v_template"] = torch.randn(6890, 3, generator=g)
+    for k, v in (smpl or {"v_template": torch.randn(6890, 3, generator=g)}).items():
+        state[f"smpl.{k}"] = v
     state["smpl.joint_map"] = torch.arange(25)
     state["discriminator.D_conv1.weight"] = torch.randn(32, 9, 1, 1, generator=g)
     state["discriminator.betas_out.bias"] = torch.zeros(1)
@@ -253,3 +268,25 @@ def test_missing_checkpoint_says_where_it_looked(tmp_path):
     (line,) = proc.stderr.strip().splitlines()
     assert "4DHumans" in line and "mocap models import" in line
     assert not (tmp_path / "a.fbx").exists()
+
+
+def test_shaped_skeleton_from_the_checkpoints_smpl(tmp_path):
+    """With SMPL in the checkpoint, each person's skeleton is the SMPL skeleton of their shape."""
+    from conftest import SAMPLES
+    from mocap.body_model import from_buffers
+    from mocap.pipeline import RunOptions, capture
+    from mocap.skeleton import neutral_skeleton, skeleton_for_body
+
+    buffers = smpl_buffers()
+    path = lightning_checkpoint(tmp_path / "with_smpl.ckpt", HMR2(HMR2Config.tiny()), smpl=buffers)
+    scene = capture(SAMPLES / "turn_jump.mp4", RunOptions(backend="hmr2", checkpoint=str(path), device="cpu",
+                                                           detector="none", end=0.5, workers=1))
+    (motion,) = scene.motions.values()
+    assert np.any(motion.betas)
+    body = from_buffers(buffers)
+    expected = skeleton_for_body(motion.betas, body)
+    np.testing.assert_allclose(motion.skeleton.rest_offsets, expected.rest_offsets, atol=1e-9)
+    assert not np.allclose(motion.skeleton.rest_offsets, neutral_skeleton().rest_offsets, atol=1e-3)
+    # The rest joints are J_regressor (v_template + shapedirs betas), chained by the SMPL parents.
+    joints = body["J_regressor"] @ (body["v_template"] + body["shapedirs"] @ motion.betas)
+    np.testing.assert_allclose(motion.skeleton.rest_positions(), joints, atol=1e-9)

@@ -24,6 +24,7 @@ from .. import Estimates
 
 CACHE_4DHUMANS = Path.home() / ".cache" / "4DHumans"
 RELEASED_CHECKPOINT = CACHE_4DHUMANS / "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt"
+SMPL_FILE = CACHE_4DHUMANS / "data/smpl/SMPL_NEUTRAL.pkl"
 DOWNLOAD = "https://people.eecs.berkeley.edu/~jathushan/projects/4dhumans/hmr2_data.tar.gz"
 
 
@@ -64,6 +65,15 @@ def shared_model(path: Path, device: str, precision: str):
             model, body = load_hmr2(path)
             _models[key] = (model.to(device), body)
         return _models[key]
+
+
+def checkpoint_body_model(checkpoint=None, device: str = "auto", precision: str = "auto") -> dict | None:
+    """SMPL arrays from the checkpoint's own SMPL buffers (None if it carries none)."""
+    from ...body_model import from_buffers
+
+    dev = resolve_device(device)
+    _, body = shared_model(find_checkpoint(checkpoint), dev, resolve_precision(precision, dev))
+    return from_buffers(body)
 
 
 def resolve_device(device: str) -> str:

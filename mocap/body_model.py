@@ -1,0 +1,184 @@
+"""The SMPL body model: reading the original files safely, and the shaped skeleton.
+
+The official SMPL ``.pkl`` files are Python 2 pickles whose arrays are wrapped
+in ``chumpy`` objects and a ``scipy.sparse`` joint regressor. Loading them
+normally needs chumpy (broken on Python 3.11) and lets the file run any code
+it names. :func:`convert_smpl_pkl` reads them with a restricted unpickler
+instead: numpy's own array reconstruction is allowed, chumpy and scipy.sparse
+objects become inert records of their state (turned into arrays here), and any
+other global is refused. The result is a plain ``.npz`` (no objects) that
+``smplx`` loads directly.
+
+Arrays (SMPL naming): ``v_template`` (6890, 3), ``shapedirs`` (6890, 3, B),
+``posedirs`` (6890, 3, 207), ``J_regressor`` (24, 6890), ``weights`` (6890, 24),
+``kintree_table`` (2, 24), ``f`` (13776, 3). Metres, Y-up, T-pose.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
+
+
+class _Record:
+    """An object the pickle builds from a class we do not trust: keeps its state, nothing else."""
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+_SAFE = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "scalar"), ("copyreg", "_reconstructor"), ("builtins", "object"),
+    ("_codecs", "encode"),  # protocol 2 stores bytes as latin-1 text
+    ("builtins", "set"), ("builtins", "frozenset"),
+}
+_RECORDED = ("chumpy", "scipy")
+
+
+class _SMPLUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        module = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)  # Python 2 names
+        if (module, name) in _SAFE:
+            return super().find_class(module, name)
+        if module.split(".")[0] in _RECORDED:
+            return type(name, (_Record,), {"__module__": module})
+        raise pickle.UnpicklingError(f"refused global {module}.{name}")
+
+
+def _array(value) -> np.ndarray:
+    """A chumpy Ch, a scipy sparse matrix (as recorded) or an array -> a numpy array."""
+    if isinstance(value, _Record):
+        state = getattr(value, "state", None) or {}
+        if isinstance(state, dict) and "x" in state:  # chumpy: the data lives in .x
+            return _array(state["x"])
+        if isinstance(state, dict) and {"data", "indices", "indptr"} <= set(state):  # scipy.sparse
+            from scipy.sparse import csc_matrix, csr_matrix
+
+            shape = state.get("_shape") or state.get("shape")
+            kind = csr_matrix if str(state.get("format", "csc")) == "csr" else csc_matrix
+            return kind((state["data"], state["indices"], state["indptr"]), shape=shape).toarray()
+        raise ValueError(f"cannot read a {type(value).__module__}.{type(value).__name__} object")
+    return np.asarray(value)
+
+
+def read_smpl_pkl(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an original SMPL ``.pkl`` (see the module notes), read without running code.
+
+    Raises:
+        InputError: missing, unreadable, refused (it names code to run), or not an SMPL model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: SMPL model file not found")
+    try:
+        with open(path, "rb") as f:
+            data = _SMPLUnpickler(f, encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        if str(exc).startswith("refused"):
+            raise InputError(f"{path}: refused, not a plain SMPL model ({exc})") from None
+        raise InputError(f"{path}: unreadable SMPL model ({exc})") from None
+    except Exception as exc:
+        raise InputError(f"{path}: unreadable SMPL model ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if not isinstance(data, dict) or not all(k in data for k in KEYS):
+        missing = [k for k in KEYS if not isinstance(data, dict) or k not in data]
+        raise InputError(f"{path}: not an SMPL model (missing {', '.join(missing)})")
+    try:
+        arrays = {k: _array(data[k]) for k in KEYS}
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    _check(path, arrays)
+    return arrays
+
+
+def _check(path, a: dict[str, np.ndarray]) -> None:
+    V = a["v_template"].shape[0] if a["v_template"].ndim == 2 else -1
+    J = a["J_regressor"].shape[0] if a["J_regressor"].ndim == 2 else -1
+    ok = (a["v_template"].shape == (V, 3) and a["shapedirs"].shape[:2] == (V, 3)
+          and a["posedirs"].shape[:2] == (V, 3) and a["J_regressor"].shape == (J, V)
+          and a["weights"].shape == (V, J) and a["kintree_table"].shape == (2, J) and a["f"].ndim == 2)
+    if not ok or J != 24:
+        shapes = ", ".join(f"{k} {a[k].shape}" for k in KEYS)
+        raise InputError(f"{path}: not an SMPL model (shapes {shapes})")
+
+
+def convert_smpl_pkl(src: str | Path, dst: str | Path) -> Path:
+    """Write the arrays of an SMPL ``.pkl`` to a plain ``.npz`` that ``smplx`` loads, atomically."""
+    from .fileio import atomic_output
+
+    arrays = read_smpl_pkl(src)
+    arrays = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
+    with atomic_output(dst) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return Path(dst)
+
+
+def from_buffers(buffers: dict) -> dict[str, np.ndarray] | None:
+    """SMPL arrays from an ``smplx`` SMPL module's buffers (as a checkpoint stores them, without
+    the module prefix: ``v_template``, ``shapedirs``, ``J_regressor``, ``posedirs`` (207, V*3),
+    ``lbs_weights``, ``faces_tensor``, ``parents``); None when they are not all there."""
+    need = ("v_template", "shapedirs", "J_regressor", "posedirs", "lbs_weights", "faces_tensor", "parents")
+    if not all(k in buffers for k in need):
+        return None
+    a = {k: np.asarray(buffers[k].detach().cpu().numpy() if hasattr(buffers[k], "detach") else buffers[k])
+         for k in need}
+    V = a["v_template"].shape[0]
+    parents = a["parents"].astype(np.int64)
+    arrays = {
+        "v_template": a["v_template"].astype(np.float64), "shapedirs": a["shapedirs"].astype(np.float64),
+        "posedirs": a["posedirs"].T.reshape(V, 3, -1).astype(np.float64), "J_regressor": a["J_regressor"].astype(np.float64),
+        "weights": a["lbs_weights"].astype(np.float64), "f": a["faces_tensor"].astype(np.int64),
+        "kintree_table": np.stack([np.where(parents < 0, 4294967295, parents), np.arange(len(parents))]),
+    }
+    try:
+        _check("checkpoint", arrays)
+    except InputError:
+        return None
+    return arrays
+
+
+def load_body_model(path: str | Path) -> dict[str, np.ndarray]:
+    """SMPL arrays from an original ``.pkl`` (read safely) or a converted ``.npz``."""
+    return read_smpl_pkl(path) if str(path).lower().endswith(".pkl") else load_smpl_npz(path)
+
+
+def load_smpl_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a converted SMPL ``.npz`` (plain arrays only; see :func:`convert_smpl_pkl`)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            arrays = {k: d[k] for k in KEYS}
+    except FileNotFoundError:
+        raise InputError(f"{path}: SMPL model file not found") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a converted SMPL model ({exc})") from None
+    _check(path, arrays)
+    return arrays
+
+
+def smplx_layer(arrays: dict[str, np.ndarray]):
+    """An ``smplx.SMPL`` built from the arrays (smplx itself would unpickle the file)."""
+    import smplx
+    from smplx.utils import Struct
+
+    return smplx.SMPL(model_path="", data_struct=Struct(**arrays), num_betas=arrays["shapedirs"].shape[2])
+
+
+def rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
+    """(24, 3) the shaped body's joints in the rest pose, metres: J_regressor (v_template + shapedirs betas)."""
+    v = model["v_template"]
+    if betas is not None:
+        b = np.asarray(betas, float)
+        n = min(len(b), model["shapedirs"].shape[2])
+        v = v + model["shapedirs"][:, :, :n] @ b[:n]
+    return model["J_regressor"] @ v
