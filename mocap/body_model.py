@@ -112,11 +112,17 @@ def _check(path, a: dict[str, np.ndarray]) -> None:
 
 
 def convert_smpl_pkl(src: str | Path, dst: str | Path) -> Path:
-    """Write the arrays of an SMPL ``.pkl`` to a plain ``.npz`` that ``smplx`` loads, atomically."""
+    """Write the arrays of an SMPL ``.pkl`` to a plain ``.npz`` that ``smplx`` loads, atomically
+    (the folder is made if needed, once the file has been read successfully)."""
+    return save_smpl_npz(read_smpl_pkl(src), dst)
+
+
+def save_smpl_npz(arrays: dict[str, np.ndarray], dst: str | Path) -> Path:
+    """Write SMPL arrays to ``dst`` (.npz, plain arrays), atomically."""
     from .fileio import atomic_output
 
-    arrays = read_smpl_pkl(src)
     arrays = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v) for k, v in arrays.items()}
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(dst) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)

@@ -202,6 +202,34 @@ def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, s
                err=progress_kind != "json")
 
 
+@cli.group("models", invoke_without_command=True)
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also look for the HMR 2.0 checkpoint here.")
+@click.option("--smpl", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also look for the SMPL model here.")
+@click.pass_context
+def models_cmd(ctx, checkpoint, smpl):
+    """List the model files: which are installed, where each is looked for, how to get what is missing."""
+    if ctx.invoked_subcommand is None:
+        from .models import report
+
+        click.echo(report(checkpoint, smpl))
+
+
+@models_cmd.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--to", "dest", type=click.Path(file_okay=False, path_type=str), default=None,
+              help="Install under this folder instead of the default (~/.cache/4DHumans for "
+                   "hmr2_data.tar.gz, ~/.cache/mocap/smpl for an SMPL .pkl).")
+def models_import_cmd(file, dest):
+    """Install FILE: 4D-Humans' hmr2_data.tar.gz (only the files mocap uses are extracted,
+    safely) or an SMPL .pkl (converted to .npz without running pickled code)."""
+    from .models import import_file
+
+    for path in import_file(file, dest):
+        click.echo(f"installed {path}", err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI and turns errors into one line + exit code."""
     args = sys.argv[1:] if argv is None else argv

@@ -312,8 +312,10 @@ def body_model_for(options: RunOptions) -> dict | None:
         if body is not None:
             return body
     from .estimators.hmr2.estimator import SMPL_FILE
+    from .models import SMPL_NPZ
 
-    return load_body_model(SMPL_FILE) if SMPL_FILE.is_file() else None
+    found = next((p for p in (SMPL_NPZ, SMPL_FILE) if p.is_file()), None)
+    return load_body_model(found) if found else None
 
 
 def backend_settings(options: RunOptions) -> dict:

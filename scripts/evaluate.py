@@ -5,6 +5,7 @@
                                                     # (several people: a row per person, scored
                                                     # against the track whose boxes are theirs)
     python scripts/evaluate.py PRED.npz GT.npz      # score an existing motion file
+    python scripts/evaluate.py --backend hmr2       # the same with HMR 2.0 (needs its checkpoint)
 
 Prints a Markdown table (pasted into the README). For each clip a second row,
 "skeleton floor", scores the ground truth itself after it is put through our
@@ -61,6 +62,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pred", nargs="?", help="motion .npz written by mocap")
     ap.add_argument("gt", nargs="?", help="ground truth *_gt.npz")
+    ap.add_argument("--backend", default="mediapipe", help="body estimator for the captures (mediapipe, hmr2)")
+    ap.add_argument("--checkpoint", default=None, help="hmr2: checkpoint file (default: the usual places)")
     args = ap.parse_args()
     rows = []
     if args.pred:
@@ -70,7 +73,11 @@ def main() -> int:
         rows.append((Path(args.pred).name, evaluate_scene(load_npz(args.pred), gt)))
         rows.append(("skeleton floor", skeleton_floor(gt)))
     else:
-        from mocap.pipeline import capture
+        from mocap.pipeline import RunOptions
+        from mocap.pipeline import capture as run_capture
+
+        def capture(video):
+            return run_capture(video, RunOptions(backend=args.backend, checkpoint=args.checkpoint))
 
         for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))

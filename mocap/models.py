@@ -1,0 +1,144 @@
+"""Model files: what is installed, where each is looked for, and importing them safely.
+
+``mocap models`` reports; ``mocap models import FILE`` installs from
+4D-Humans' ``hmr2_data.tar.gz`` (only the files we use, extracted safely), or
+converts an SMPL ``.pkl`` to ``.npz`` (without running pickled code).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+MOCAP_CACHE = Path(os.environ.get("MOCAP_HOME", Path.home() / ".cache" / "mocap"))
+SMPL_NPZ = MOCAP_CACHE / "smpl" / "SMPL_NEUTRAL.npz"
+
+# Members of hmr2_data.tar.gz we use, relative to ~/.cache/4DHumans (where 4D-Humans unpacks it).
+HMR2_MEMBERS = (
+    "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt",
+    "logs/train/multiruns/hmr2/0/model_config.yaml",
+    "data/smpl_mean_params.npz",
+    "data/smpl/SMPL_NEUTRAL.pkl",
+)
+MAX_MEMBER_BYTES = 16 << 30  # the checkpoint is ~2.5 GB; anything near this is not ours
+
+
+@dataclass
+class ModelFile:
+    name: str
+    used_by: str
+    candidates: list[Path]
+    get: str
+
+    @property
+    def found(self) -> Path | None:
+        return next((p for p in self.candidates if p.is_file()), None)
+
+
+def model_files(checkpoint: str | None = None, smpl: str | None = None) -> list[ModelFile]:
+    """Every model file mocap can use, with the places it is looked for (in order)."""
+    from .estimators.hmr2.estimator import DOWNLOAD, SMPL_FILE, checkpoint_candidates
+
+    smpl_places = ([Path(smpl)] if smpl else []) + [SMPL_NPZ, SMPL_FILE]
+    return [
+        ModelFile("HMR 2.0 checkpoint", "--backend hmr2", checkpoint_candidates(checkpoint),
+                  f"download hmr2_data.tar.gz ({DOWNLOAD}), then `mocap models import hmr2_data.tar.gz`"),
+        ModelFile("SMPL body model (neutral)", "shaped skeletons (optional; the hmr2 checkpoint carries one)",
+                  smpl_places, "register at https://smpl.is.tue.mpg.de, download SMPL for Python, then "
+                               "`mocap models import basicModel_neutral_lbs_10_207_0_v1.0.0.pkl`"),
+    ]
+
+
+def report(checkpoint: str | None = None, smpl: str | None = None) -> str:
+    """The text `mocap models` prints."""
+    lines = ["mediapipe: built in (MediaPipe Pose models ship inside the mediapipe wheel)",
+             "hog detector: built in (OpenCV)"]
+    for f in model_files(checkpoint, smpl):
+        found = f.found
+        lines.append(f"{f.name} ({f.used_by}): " + (f"found at {found}" if found else "MISSING"))
+        lines += [f"    looked for: {p}" for p in f.candidates]
+        if not found:
+            lines.append(f"    to get it: {f.get}")
+    return "\n".join(lines)
+
+
+def import_file(path: str | Path, dest: str | Path | None = None) -> list[Path]:
+    """Install a model file: 4D-Humans' ``hmr2_data.tar.gz`` or an SMPL ``.pkl``.
+
+    Returns:
+        the paths written.
+    Raises:
+        InputError: unreadable file, unsafe archive member, nothing usable inside.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    if path.name.lower().endswith(".pkl"):
+        from .body_model import convert_smpl_pkl
+
+        return [convert_smpl_pkl(path, Path(dest) / SMPL_NPZ.name if dest else SMPL_NPZ)]
+    from .estimators.hmr2.estimator import CACHE_4DHUMANS
+
+    return extract_hmr2_data(path, Path(dest) if dest else CACHE_4DHUMANS)
+
+
+def extract_hmr2_data(tarball: Path, dest: Path) -> list[Path]:
+    """Extract the members of :data:`HMR2_MEMBERS` that the archive has, and nothing else.
+
+    Each must be a regular file of sane size (links, devices and oversized members are
+    refused: nothing is written then). Files land in a temporary folder under ``dest``
+    first and are renamed into place once all are complete.
+    """
+    try:
+        archive = tarfile.open(tarball, "r:*")
+    except (tarfile.TarError, OSError) as exc:
+        raise InputError(f"{tarball}: not a readable tar archive ({exc})") from None
+    with archive:
+        try:
+            members = {_normal(m.name): m for m in archive.getmembers()}
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise InputError(f"{tarball}: damaged tar archive ({exc})") from None
+        wanted = [(name, members[name]) for name in HMR2_MEMBERS if name in members]
+        if not any(name.endswith(".ckpt") for name, _ in wanted):
+            raise InputError(f"{tarball}: no HMR 2.0 checkpoint inside (expected {HMR2_MEMBERS[0]})")
+        for name, m in wanted:
+            if not m.isfile():
+                raise InputError(f"{tarball}: refused, {name} is a link or special file, not a regular file")
+            if m.size > MAX_MEMBER_BYTES:
+                raise InputError(f"{tarball}: refused, {name} is implausibly large ({m.size} bytes)")
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(dest) / f".import-{os.getpid()}"
+        written = []
+        try:
+            for name, m in wanted:
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                source = archive.extractfile(m)
+                if source is None:
+                    raise InputError(f"{tarball}: cannot read {name}")
+                with source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+                if target.stat().st_size != m.size:
+                    raise InputError(f"{tarball}: {name} is truncated")
+            for name, _ in wanted:
+                final = Path(dest) / name
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, final)
+                written.append(final)
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise InputError(f"{tarball}: damaged tar archive ({exc})") from None
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _normal(name: str) -> str:
+    """A member name as a plain relative path ('./a/b' -> 'a/b'); unsafe names never match ours."""
+    while name.startswith("./"):
+        name = name[2:]
+    return name
