@@ -23,7 +23,7 @@ from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
-from .estimators import CROPS, CropSpec, Estimates, make_estimator
+from .estimators import BATCHED, CROPS, CropSpec, Estimates, make_estimator
 from .export import check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
@@ -260,11 +260,25 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     parts: dict[int, list[Estimates]] = {tid: [] for tid in people}
     last_seen: dict[int, float] = {}
 
-    def flush(tid):
-        images, times, offsets, boxes = pending.pop(tid)
-        est = estimators[tid](images, np.array(times), K, np.array(offsets, float))
+    # A stateless estimator (hmr2) takes everyone's crops in shared batches of batch_size;
+    # one that tracks between frames (MediaPipe) gets each person's chunks on their own.
+    shared = options.backend in BATCHED
+    batch = options.batch_size if shared else options.chunk_size
+
+    def finish(tid, est, boxes):
         est.confidence = np.where(_inside(est.keypoints, np.array(boxes)), est.confidence, 0.0)
         parts[tid].append(_keep_from(est, start))
+
+    def flush(tid):
+        if shared:
+            groups = {t: pending.pop(t) for t in list(pending)}
+            results = estimators[tid].estimate_people(
+                {t: (g[0], np.array(g[1]), np.array(g[2], float)) for t, g in groups.items()}, K)
+            for t, est in results.items():
+                finish(t, est, groups[t][3])
+            return
+        images, times, offsets, boxes = pending.pop(tid)
+        finish(tid, estimators[tid](images, np.array(times), K, np.array(offsets, float)), boxes)
 
     try:
         for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
@@ -285,12 +299,12 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
                 times.append(frame.time)
                 offsets.append(window[:2])
                 boxes.append(box)
-                if len(images) == options.chunk_size:
+                if (sum(len(p[0]) for p in pending.values()) if shared else len(images)) >= batch:
                     flush(tid)
             if frame.time >= start - 1e-6:
                 advance(1)
-        for tid in list(pending):
-            flush(tid)
+        while pending:
+            flush(next(iter(pending)))
     finally:
         for est in estimators.values():
             est.close()

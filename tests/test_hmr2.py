@@ -290,3 +290,35 @@ def test_shaped_skeleton_from_the_checkpoints_smpl(tmp_path):
     # The rest joints are J_regressor (v_template + shapedirs betas), chained by the SMPL parents.
     joints = body["J_regressor"] @ (body["v_template"] + body["shapedirs"] @ motion.betas)
     np.testing.assert_allclose(motion.skeleton.rest_positions(), joints, atol=1e-9)
+
+
+def test_people_share_network_batches_and_get_their_own_results(tmp_path):
+    """Two people's crops in one batch give the same estimates as each on their own."""
+    from mocap.estimators.hmr2.estimator import HMR2Estimator
+    from mocap.skeleton import neutral_skeleton
+
+    path = lightning_checkpoint(tmp_path / "r.ckpt", HMR2(HMR2Config.tiny()))
+    est = HMR2Estimator(neutral_skeleton(), checkpoint=path, device="cpu", batch_size=3)
+    rng = np.random.default_rng(0)
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    a = ([rng.integers(0, 255, (128, 96, 3), np.uint8) for _ in range(4)], np.arange(4) / 30, np.zeros((4, 2)))
+    b = ([rng.integers(0, 255, (200, 150, 3), np.uint8) for _ in range(2)], np.arange(2) / 30, np.full((2, 2), 50.0))
+    both = est.estimate_people({1: a, 2: b}, K)
+    alone = {1: est(*a[:2], K, a[2]), 2: est(*b[:2], K, b[2])}
+    for tid in (1, 2):
+        np.testing.assert_allclose(both[tid].rotations, alone[tid].rotations, atol=1e-5)
+        np.testing.assert_allclose(both[tid].root_camera, alone[tid].root_camera, atol=1e-5)
+        np.testing.assert_allclose(both[tid].betas, alone[tid].betas, atol=1e-5)
+    assert not np.allclose(both[1].betas, both[2].betas)
+
+
+def test_several_people_through_the_hmr2_backend(tmp_path):
+    from conftest import SAMPLES
+    from mocap.pipeline import RunOptions, capture
+
+    path = lightning_checkpoint(tmp_path / "r.ckpt", HMR2(HMR2Config.tiny()))
+    scene = capture(SAMPLES / "crowd.mp4", RunOptions(backend="hmr2", checkpoint=str(path), device="cpu",
+                                                        batch_size=8, end=2.0))
+    assert len(scene.motions) == 3
+    for motion in scene.motions.values():
+        assert motion.num_frames >= 45 and np.all(np.isfinite(motion.translation))

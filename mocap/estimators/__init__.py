@@ -14,6 +14,9 @@ import numpy as np
 from ..errors import MocapError
 
 BACKENDS = ("mediapipe", "hmr2")
+# Backends with no state between frames: the pipeline batches everyone's crops together
+# (their estimators have ``estimate_people``).
+BATCHED = ("hmr2",)
 
 
 @dataclass(frozen=True)

@@ -129,18 +129,41 @@ class HMR2Estimator:
                 outs.append({k: v.float().cpu().numpy() for k, v in out.items()})
         return {k: np.concatenate([o[k] for o in outs]) for k in outs[0]} if outs else {}
 
+    # No state between calls: the pipeline may batch several people's crops into one call.
+    stateless = True
+
     def __call__(self, images: Sequence[np.ndarray], times: np.ndarray, K: np.ndarray,
                  offsets: np.ndarray | None = None) -> Estimates:
+        return self.estimate_people({0: (images, times, offsets)}, K)[0]
+
+    def estimate_people(self, groups: dict, K: np.ndarray) -> dict:
+        """Several people's crops in shared network batches.
+
+        Args:
+            groups: id -> (images, times (N,), offsets (N, 2) or None), as for ``__call__``.
+        Returns:
+            id -> :class:`Estimates`.
+        """
         from .preprocess import make_crop
 
-        n = len(images)
-        made = [make_crop(im, np.array([0.0, 0.0, im.shape[1], im.shape[0]])) for im in images]
-        crops = np.stack([c for c, _, _ in made]) if n else np.zeros((0, 3, 256, 256), np.float32)
-        centres = np.array([c for _, c, _ in made]).reshape(n, 2)
-        sizes = np.array([s for _, _, s in made])
-        if offsets is not None:
-            centres = centres + np.asarray(offsets, float)
-        out = self.predict(crops)
+        made, spans = [], {}
+        for key, (images, times, offsets) in groups.items():
+            first = len(made)
+            for i, im in enumerate(images):
+                crop, centre, size = make_crop(im, np.array([0.0, 0.0, im.shape[1], im.shape[0]]))
+                if offsets is not None:
+                    centre = centre + np.asarray(offsets[i], float)
+                made.append((crop, centre, size))
+            spans[key] = (first, len(made), np.asarray(times, float))
+        out = self.predict(np.stack([m[0] for m in made])) if made else {}
+        centres = np.array([m[1] for m in made]).reshape(-1, 2)
+        sizes = np.array([m[2] for m in made])
+        return {key: self._estimates({k: v[a:b] for k, v in out.items()}, times, centres[a:b], sizes[a:b], K)
+                for key, (a, b, times) in spans.items()}
+
+    def _estimates(self, out: dict, times: np.ndarray, centres: np.ndarray, sizes: np.ndarray,
+                   K: np.ndarray) -> Estimates:
+        n = len(times)
         if n == 0:
             return Estimates(np.zeros(0), np.zeros((0, 24, 3, 3)), np.zeros((0, 3)), np.zeros(0),
                              np.zeros((0, 24, 3)), np.zeros(10))
@@ -150,7 +173,7 @@ class HMR2Estimator:
         joints, _ = forward_kinematics(out["rotations"], root, self.skeleton)
         pixels = project(joints, K)
         keypoints = np.concatenate([pixels, np.ones((n, pixels.shape[1], 1))], axis=2)
-        return Estimates(np.asarray(times, float), out["rotations"].astype(np.float64), root, np.ones(n), keypoints,
+        return Estimates(times, out["rotations"].astype(np.float64), root, np.ones(n), keypoints,
                          out["betas"].mean(axis=0).astype(np.float64))
 
     def close(self) -> None:
