@@ -139,12 +139,9 @@ def test_checkpoint_of_another_size_is_refused_naming_the_problem(tmp_path):
         load_hmr2(path, bigger)
 
 
-class _Exploit:
-    def __reduce__(self):
-        return os.system, (f"touch {self.target}",)
-
-
 def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    from test_body_model import _Exploit
+
     evil = _Exploit()
     evil.target = tmp_path / "pwned"
     path = tmp_path / "evil.ckpt"
@@ -322,3 +319,17 @@ def test_several_people_through_the_hmr2_backend(tmp_path):
     assert len(scene.motions) == 3
     for motion in scene.motions.values():
         assert motion.num_frames >= 45 and np.all(np.isfinite(motion.translation))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_rotations_within_a_degree_of_fp32(tmp_path):
+    from mocap.estimators.hmr2.estimator import HMR2Estimator
+    from mocap.skeleton import neutral_skeleton
+
+    path = lightning_checkpoint(tmp_path / "r.ckpt", HMR2(HMR2Config.tiny()))
+    crops = np.random.default_rng(0).normal(size=(16, 3, 256, 256)).astype(np.float32)
+    fp32 = HMR2Estimator(neutral_skeleton(), path, device="cuda", precision="fp32").predict(crops)
+    bf16 = HMR2Estimator(neutral_skeleton(), path, device="cuda", precision="bf16").predict(crops)
+    rel = np.swapaxes(fp32["rotations"], -1, -2) @ bf16["rotations"]
+    angle = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
+    assert angle.max() < 1.0
