@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -269,13 +269,23 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
         est.confidence = np.where(_inside(est.keypoints, np.array(boxes)), est.confidence, 0.0)
         parts[tid].append(_keep_from(est, start))
 
+    # Shared batches run in a worker thread while this one decodes and cuts the next batch
+    # (at most two in flight, so memory stays bounded); results are taken in order.
+    inference = ThreadPoolExecutor(1, thread_name_prefix="mocap-infer") if shared else None
+    in_flight: deque = deque()
+
+    def collect(limit: int) -> None:
+        while len(in_flight) > limit:
+            future, groups = in_flight.popleft()
+            for t, est in future.result().items():
+                finish(t, est, groups[t][3])
+
     def flush(tid):
         if shared:
             groups = {t: pending.pop(t) for t in list(pending)}
-            results = estimators[tid].estimate_people(
-                {t: (g[0], np.array(g[1]), np.array(g[2], float)) for t, g in groups.items()}, K)
-            for t, est in results.items():
-                finish(t, est, groups[t][3])
+            batch_in = {t: (g[0], np.array(g[1]), np.array(g[2], float)) for t, g in groups.items()}
+            in_flight.append((inference.submit(estimators[tid].estimate_people, batch_in, K), groups))
+            collect(limit=2)
             return
         images, times, offsets, boxes = pending.pop(tid)
         finish(tid, estimators[tid](images, np.array(times), K, np.array(offsets, float)), boxes)
@@ -305,7 +315,10 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
                 advance(1)
         while pending:
             flush(next(iter(pending)))
+        collect(limit=0)
     finally:
+        if inference is not None:
+            inference.shutdown(wait=True, cancel_futures=True)
         for est in estimators.values():
             est.close()
     return {tid: Estimates.concat(p) if any(x.num_frames for x in p) else None
