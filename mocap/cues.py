@@ -87,11 +87,13 @@ class CueCollector:
             ``static=True`` (one is made, on first need, and used for every tracklet).
         K: (3, 3) camera intrinsics.
         max_gap: as :func:`mocap.track.join_tracklets`' ``max_gap``.
-        aspect: crop width / height the estimator wants.
+        aspect, scale: the crop the estimator wants (see :class:`mocap.estimators.CropSpec`).
     """
 
-    def __init__(self, estimator_factory, K: np.ndarray, max_gap: float = 5.0, aspect: float = 1.0):
-        self.factory, self.K, self.max_gap, self.aspect = estimator_factory, K, max_gap, aspect
+    def __init__(self, estimator_factory, K: np.ndarray, max_gap: float = 5.0, aspect: float = 1.0,
+                 scale: float = 1.3):
+        self.factory, self.K, self.max_gap = estimator_factory, K, max_gap
+        self.aspect, self.scale = aspect, scale
         self.tracks: dict[int, _Track] = {}
         self.cues: dict[int, tuple[BodyCue | None, BodyCue | None]] = {}  # id -> (at start, at end)
         self._estimator = None
@@ -103,7 +105,7 @@ class CueCollector:
         # Known tracks first, so a track seen in this frame is not taken for one that a
         # newcomer might continue.
         for tid, box, _ in sorted(tracked, key=lambda r: r[0] not in self.tracks):
-            window = crop_window(box, aspect=self.aspect)
+            window = crop_window(box, aspect=self.aspect, scale=self.scale)
             item = (cut(image, window), time, window[:2].astype(float))
             tr = self.tracks.get(tid)
             if tr is None:

@@ -190,12 +190,13 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     rows, decoded = [], []
     next_time = -np.inf
     cues = None
+    spec = CROPS.get(options.backend, CropSpec())
     if options.body_cues:
         # Facing and shape from the body estimator at each tracklet's ends, for joining.
         K = default_camera(info.width, info.height, options.fov, options.focal).K
         cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True,
                                                    **backend_settings(options)), K,
-                            aspect=CROPS.get(options.backend, CropSpec()).aspect)
+                            aspect=spec.aspect, scale=spec.scale)
     t = time.perf_counter()
     for frame in video.prefetch(video.read_frames(video_path, options.start, options.end)):
         t = timer.add("decode", t)
