@@ -46,5 +46,5 @@ def test_parallel_segments_match_one_pass(detector):
         assert np.median(diff[:seam]) < 1e-3
     # After the seam the second estimator's smoothing state differs: a few cm, fading out;
     # well inside MediaPipe's own error.
-    assert diff.max() < (0.04 if detector == "none" else 0.12)
+    assert diff.max() < (0.04 if detector == "none" else 0.2)
     assert np.median(diff[seam:]) < 0.01
