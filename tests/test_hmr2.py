@@ -54,6 +54,15 @@ def test_full_size_network_has_the_released_names_and_shapes():
     assert sum(k.startswith("backbone.blocks.") and k.endswith("qkv.weight") for k in state) == 32
     n = sum(v.numel() for k, v in state.items() if k.startswith("backbone."))
     assert 630e6 < n < 635e6  # ViT-H: ~632 M parameters
+    # One crop's forward pass, counted on the meta device: ~0.25 TFLOP (192 tokens through ViT-H).
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model, x = HMR2(), torch.zeros(1, 3, 256, 256)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        out = model(x)
+    assert out["rotations"].shape == (1, 24, 3, 3)
+    assert 245e9 < counter.get_total_flops() < 255e9
 
 
 def _fake_yacs():
