@@ -47,6 +47,19 @@ def mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm((pred - _mid_hip(pred)) - (gt - _mid_hip(gt)), axis=-1).mean() * 1000)
 
 
+def accel_error(pred: np.ndarray, gt: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Acceleration error in mm/frame²: the mean distance between the second differences
+    of predicted and true joints (after mid-hip alignment).
+
+    Args:
+        pred, gt: (T, K, 3) metres, T >= 3. where: (T - 2,) bool, the frame triplets to count.
+    """
+    p, g = pred - _mid_hip(pred), gt - _mid_hip(gt)
+    acc = lambda x: x[2:] - 2 * x[1:-1] + x[:-2]  # noqa: E731
+    err = np.linalg.norm(acc(p) - acc(g), axis=-1)
+    return float((err if where is None else err[where]).mean() * 1000)
+
+
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per frame, the similarity transform (rotation, scale, translation) of ``pred``
     closest to ``gt``. pred, gt: (T, K, 3); returns aligned pred (T, K, 3)."""
@@ -81,7 +94,7 @@ def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: 
         names: (J,) predicted joint names (SMPL).
         gt: ground truth with ``joints_camera`` (N, G, 3), ``times`` (N,), ``joint_names`` (G,).
     Returns:
-        {"frames", "mpjpe", "pa_mpjpe"} (mm).
+        {"frames", "mpjpe", "pa_mpjpe"} (mm) and "accel" (mm/frame², over consecutive frames).
     """
     gt_times = gt["times"]
     idx = np.clip(np.searchsorted(gt_times, times), 1, len(gt_times) - 1)
@@ -90,7 +103,11 @@ def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: 
     keep = np.abs(gt_times[idx] - times) < 0.5 / fps
     pred = select_joints(positions_camera[keep], list(names))
     ref = select_joints(gt["joints_camera"][idx[keep]], [str(n) for n in gt["joint_names"]], CMU_TO_SMPL)
-    return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref)}
+    # Acceleration only where three consecutive GT frames were matched (a gap would fake a jerk).
+    k = idx[keep]
+    steady = (np.diff(k)[:-1] == 1) & (np.diff(k)[1:] == 1)
+    accel = accel_error(pred, ref, steady) if steady.any() else float("nan")
+    return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref), "accel": accel}
 
 
 def _camera_joints(scene, motion) -> np.ndarray:

@@ -29,7 +29,7 @@ from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, skeleton_for_body
-from .smooth import fill_gaps, is_uniform, resample_uniform
+from .smooth import SMOOTHING_SECONDS, fill_gaps, is_uniform, resample_uniform, smooth_motion
 from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
                     join_tracklets)
 
@@ -49,6 +49,7 @@ class RunOptions:
     detector_weights: str | None = None  # model file for detectors that need one
     min_seconds: float = 1.0  # people seen for less time than this are dropped
     detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
+    smoothing: str = "standard"  # off, light, standard, strong (mocap.smooth.SMOOTHING_SECONDS)
     body_cues: bool = True  # join tracklets by the estimator's facing/shape too, not only position
     persons: str = "all"  # "all", "largest", or track ids "3,5"
     split: bool = False  # one output file per person
@@ -157,7 +158,7 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             # One body per person: the median of the per-chunk shape estimates.
             est.betas = np.median([c.betas for c in chunks if c.num_frames], axis=0)
             shaped = skeleton_for_body(est.betas, body)
-        motion = solve_motion(est, camera, shaped, info.fps)
+        motion = solve_motion(est, camera, shaped, info.fps, SMOOTHING_SECONDS[options.smoothing])
         if motion is not None:
             motions[tid] = motion
         progress.advance("solve")
@@ -444,13 +445,15 @@ def _expected_frames(info: video.VideoInfo, options: RunOptions) -> int | None:
     return int(round(span * info.fps)) or None
 
 
-def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float) -> Motion | None:
+def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
+                 smoothing_seconds: float = 0.0) -> Motion | None:
     """Camera-frame estimates → world-frame :class:`Motion` at a uniform ``fps``.
 
     The root rotation and position are carried from the OpenCV camera frame into
     the Y-up world by ``camera.world_from_camera``; frames where the person was
-    not seen are filled by slerp between seen ones (confidence stays 0 there).
-    Returns None when the person was never seen.
+    not seen are filled by slerp between seen ones (confidence stays 0 there);
+    then the motion is smoothed (zero-phase Gaussian of ``smoothing_seconds``, see
+    :func:`mocap.smooth.smooth_motion`). Returns None when the person was never seen.
     """
     valid = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
     if not valid.any():
@@ -464,6 +467,7 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float)
     times, confidence = est.times, np.where(valid, est.confidence, 0.0)
     if not is_uniform(times, fps):
         times, rotations, translation, confidence = resample_uniform(times, rotations, translation, confidence, fps)
+    rotations, translation = smooth_motion(rotations, translation, fps, smoothing_seconds)
     return Motion(fps=fps, times=times, rotations=rotations, translation=translation,
                   skeleton=skeleton, betas=est.betas, confidence=confidence)
 

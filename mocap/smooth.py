@@ -60,3 +60,49 @@ def resample_uniform(
     # Confidence of the nearest source frame: an unseen frame stays marked as unseen.
     nearest = np.clip(np.searchsorted(times, grid - 0.5 / fps), 0, len(times) - 1)
     return grid, rot, trans, confidence[nearest]
+
+
+# Gaussian widths (seconds) of the --smoothing levels: "light" keeps fast motion (a kick,
+# a jump's take-off) nearly untouched; "strong" suits slow, noisy footage.
+SMOOTHING_SECONDS = {"off": 0.0, "light": 0.025, "standard": 0.05, "strong": 0.1}
+
+
+def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
+    """(T, J, 3, 3) rotations -> (T, J, 4) unit quaternions (x, y, z, w) on one hemisphere
+    along time (each frame's sign chosen nearest the previous frame's), so that filtering
+    them component-wise never averages q with -q."""
+    from scipy.spatial.transform import Rotation
+
+    T, J = rotations.shape[:2]
+    q = Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_quat().reshape(T, J, 4)
+    flips = np.sign(np.einsum("tjk,tjk->tj", q[1:], q[:-1]))
+    flips[flips == 0] = 1
+    sign = np.concatenate([np.ones((1, J)), np.cumprod(flips, axis=0)])
+    return q * sign[..., None]
+
+
+def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-phase Gaussian smoothing of a uniformly sampled motion (offline: looks both ways).
+
+    Rotations are filtered as hemisphere-continuous quaternions and renormalised (never
+    as Euler angles); the root translation component-wise. Ends are padded by repeating
+    the end frames, so the first and last poses do not drift.
+
+    Args:
+        rotations: (T, J, 3, 3); translation: (T, 3); fps: frame rate; sigma_seconds: the
+            Gaussian's width (0: unchanged).
+    Returns:
+        rotations (T, J, 3, 3), translation (T, 3).
+    """
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.spatial.transform import Rotation
+
+    sigma = sigma_seconds * fps
+    if sigma <= 0 or len(rotations) < 3:
+        return rotations, translation
+    q = gaussian_filter1d(continuous_quaternions(rotations), sigma, axis=0, mode="nearest")
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    T, J = rotations.shape[:2]
+    smoothed = Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
+    return smoothed, gaussian_filter1d(translation, sigma, axis=0, mode="nearest")

@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("gt", nargs="?", help="ground truth *_gt.npz")
     ap.add_argument("--backend", default="mediapipe", help="body estimator for the captures (mediapipe, hmr2)")
     ap.add_argument("--checkpoint", default=None, help="hmr2: checkpoint file (default: the usual places)")
+    ap.add_argument("--smoothing", default="standard", help="off, light, standard, strong")
     args = ap.parse_args()
     rows = []
     if args.pred:
@@ -77,7 +78,8 @@ def main() -> int:
         from mocap.pipeline import capture as run_capture
 
         def capture(video):
-            return run_capture(video, RunOptions(backend=args.backend, checkpoint=args.checkpoint))
+            return run_capture(video, RunOptions(backend=args.backend, checkpoint=args.checkpoint,
+                                                 smoothing=args.smoothing))
 
         for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))
@@ -91,10 +93,10 @@ def main() -> int:
             else:
                 rows.append((video.name, evaluate_scene(capture(video), gt)))
                 rows.append(("skeleton floor", skeleton_floor(gt)))
-    print("| clip | frames | MPJPE (mm) | PA-MPJPE (mm) |")
-    print("|---|---|---|---|")
+    print("| clip | frames | MPJPE (mm) | PA-MPJPE (mm) | accel (mm/frame²) |")
+    print("|---|---|---|---|---|")
     for name, r in rows:
-        print(f"| {name} | {r['frames']} | {r['mpjpe']:.1f} | {r['pa_mpjpe']:.1f} |")
+        print(f"| {name} | {r['frames']} | {r['mpjpe']:.1f} | {r['pa_mpjpe']:.1f} | {r.get('accel', float('nan')):.1f} |")
     return 0
 
 

@@ -17,10 +17,10 @@ VIDEO = SAMPLES / "crowd.mp4"
 GT = load_ground_truth(SAMPLES / "crowd_gt.npz")
 MM = 1e-3
 
-# Measured (MediaPipe on crops, default HOG detector), mm:
-#   person 1 (red, near, turns and walks)        MPJPE 112, PA-MPJPE 79
-#   person 2 (blue, far, hidden ~10 frames)      MPJPE 153, PA-MPJPE 92
-#   person 3 (green, stands, turns, jumps)       MPJPE 136, PA-MPJPE 77
+# Measured (MediaPipe on crops, default HOG detector, standard smoothing), mm:
+#   person 1 (red, near, turns and walks)        MPJPE 110, PA-MPJPE 78
+#   person 2 (blue, far, hidden ~10 frames)      MPJPE 151, PA-MPJPE 90
+#   person 3 (green, stands, turns, jumps)       MPJPE 136, PA-MPJPE 75
 MAX_MPJPE, MAX_PA_MPJPE = 180, 110
 
 
