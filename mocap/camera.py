@@ -96,3 +96,18 @@ def cam_crop_to_full(cam: np.ndarray, centre: np.ndarray, size: np.ndarray, K: n
     tx = 2 * (centre[:, 0] - K[0, 2]) / bs + cam[:, 1]
     ty = 2 * (centre[:, 1] - K[1, 2]) / bs + cam[:, 2]
     return np.stack([tx, ty, tz], axis=1)
+
+
+def ray_rotation(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations taking the optical axis onto the ray through each pixel.
+
+    A crop-based estimator sees a person as if the camera looked straight at the crop's
+    centre; its body orientation is in that turned camera. Pre-multiplying by this
+    rotation (about the body's own root, so the root stays put) gives the orientation in
+    the real camera: the off-centre correction. ``pixels``: (N, 2); ``K``: (3, 3).
+    """
+    from .rotations import swing
+
+    pixels = np.asarray(pixels, float).reshape(-1, 2)
+    rays = np.c_[pixels, np.ones(len(pixels))] @ np.linalg.inv(K).T
+    return swing(np.broadcast_to([0.0, 0.0, 1.0], rays.shape), rays)

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...camera import cam_crop_to_full, project
+from ...camera import cam_crop_to_full, project, ray_rotation
 from ...errors import InputError, MocapError
 from ...skeleton import Skeleton, forward_kinematics
 from .. import Estimates
@@ -170,10 +170,14 @@ class HMR2Estimator:
         # The SMPL model's origin goes to cam_crop_to_full's translation; the root joint (pelvis)
         # sits at its rest position from there (global orientation turns about the pelvis).
         root = cam_crop_to_full(out["cam"], centres, sizes, K) + self.pelvis
-        joints, _ = forward_kinematics(out["rotations"], root, self.skeleton)
+        rotations = out["rotations"].astype(np.float64)
+        # HMR 2.0 sees each crop as if looking straight at its centre: turn the body by the
+        # angle between the optical axis and the ray through the crop centre.
+        rotations[:, 0] = ray_rotation(centres, K) @ rotations[:, 0]
+        joints, _ = forward_kinematics(rotations, root, self.skeleton)
         pixels = project(joints, K)
         keypoints = np.concatenate([pixels, np.ones((n, pixels.shape[1], 1))], axis=2)
-        return Estimates(times, out["rotations"].astype(np.float64), root, np.ones(n), keypoints,
+        return Estimates(times, rotations, root, np.ones(n), keypoints,
                          out["betas"].mean(axis=0).astype(np.float64))
 
     def close(self) -> None:
