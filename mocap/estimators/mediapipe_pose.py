@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..camera import solve_translation
+from ..camera import ray_rotation, solve_translation
 from ..rotations import align_axes, blend, normalize, swing
 from ..skeleton import JOINT, Skeleton
 from . import Estimates
@@ -87,6 +87,10 @@ class MediaPipePose:
                 found[i] = True
         if offsets is not None:  # crop pixels → image pixels
             pixels[:, :, :2] += np.asarray(offsets, float)[:, None, :]
+            # The landmarks are oriented as seen looking straight at the crop: turn them by
+            # the angle between the optical axis and the ray through the crop centre.
+            centres = np.asarray(offsets, float) + [[im.shape[1] / 2, im.shape[0] / 2] for im in images]
+            world = np.einsum("nij,nkj->nki", ray_rotation(centres, K), world)
         return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)
 
     def close(self) -> None:
