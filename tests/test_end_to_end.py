@@ -18,7 +18,7 @@ VIDEO = SAMPLES / "turn_jump.mp4"
 GT = SAMPLES / "turn_jump_gt.npz"
 
 # Accuracy bounds on the sample. Measured (scripts/evaluate.py, defaults: tracked crops with
-# the off-centre correction, standard smoothing): MPJPE 100.7 mm, PA-MPJPE 67.7 mm, against a floor of 72 / 39.5 mm that even perfect landmarks
+# the off-centre correction, standard smoothing): MPJPE 100.6 mm, PA-MPJPE 67.7 mm, against a floor of 72 / 39.5 mm that even perfect landmarks
 # reach on our neutral skeleton (CMU joint centres are not ours). The bounds leave
 # ~25 % headroom for MediaPipe's run-to-run and CPU-to-CPU differences; a broken
 # axis, side swap or twist costs far more than that.

@@ -87,10 +87,12 @@ class MediaPipePose:
                 found[i] = True
         if offsets is not None:  # crop pixels → image pixels
             pixels[:, :, :2] += np.asarray(offsets, float)[:, None, :]
-            # The landmarks are oriented as seen looking straight at the crop: turn them by
-            # the angle between the optical axis and the ray through the crop centre.
-            centres = np.asarray(offsets, float) + [[im.shape[1] / 2, im.shape[0] / 2] for im in images]
-            world = np.einsum("nij,nkj->nki", ray_rotation(centres, K), world)
+        # MediaPipe estimates on its own crop around the person, and orients the landmarks
+        # as seen looking straight at it: turn them by the angle between the optical axis
+        # and the ray through the person (the mid-hip pixel).
+        if found.any():
+            mid_hip = 0.5 * (pixels[found, L_HIP, :2] + pixels[found, R_HIP, :2])
+            world[found] = np.einsum("nij,nkj->nki", ray_rotation(mid_hip, K), world[found])
         return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)
 
     def close(self) -> None:
