@@ -81,6 +81,9 @@ def _tracking_options(f):
 @click.option("--smoothing", type=click.Choice(["off", "light", "standard", "strong"]), default="standard",
               show_default=True, help="Temporal smoothing of the joint rotations and root (zero-phase, on "
                                       "quaternions): light keeps fast moves sharpest, strong suits slow noisy footage.")
+@click.option("--ground", is_flag=True,
+              help="Find the floor under the feet (static camera): world up is the floor's normal, "
+                   "the floor is at height 0. Default: a level camera.")
 @click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
               help="Camera field of view in degrees across the longer image side "
                    "[default: 60].")
@@ -103,7 +106,7 @@ def _tracking_options(f):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, fov, focal, start,
+def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, ground, fov, focal, start,
             end, detector, detector_weights, detect_fps, min_seconds, persons, split, preview, workers,
             progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
@@ -126,7 +129,7 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
                                           workers=workers, detector=detector, detector_weights=detector_weights,
                                           detect_fps=detect_fps, min_seconds=min_seconds,
                                           persons=persons, split=split, preview=preview, checkpoint=checkpoint,
-                                          smpl=smpl, smoothing=smoothing,
+                                          smpl=smpl, smoothing=smoothing, ground=ground,
                                           device=device, batch_size=batch_size, precision=precision), progress)
     finally:
         progress.close()

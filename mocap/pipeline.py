@@ -28,7 +28,7 @@ from .export import check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
-from .skeleton import Skeleton, skeleton_for_body
+from .skeleton import Skeleton, forward_kinematics, skeleton_for_body
 from .smooth import SMOOTHING_SECONDS, fill_gaps, is_uniform, resample_uniform, smooth_motion
 from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
                     join_tracklets)
@@ -50,6 +50,7 @@ class RunOptions:
     min_seconds: float = 1.0  # people seen for less time than this are dropped
     detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
     smoothing: str = "standard"  # off, light, standard, strong (mocap.smooth.SMOOTHING_SECONDS)
+    ground: bool = False  # world up and floor (Y = 0) from the feet, instead of a level camera
     body_cues: bool = True  # join tracklets by the estimator's facing/shape too, not only position
     persons: str = "all"  # "all", "largest", or track ids "3,5"
     split: bool = False  # one output file per person
@@ -150,6 +151,8 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
                 per_person.setdefault(tid, []).append(est)
     progress.start("solve", len(per_person))
     body = body_model_for(options)
+    if options.ground:
+        camera = Camera(camera.K, camera.image_size, ground_from_estimates(per_person, skeleton))
     motions = {}
     for tid, chunks in sorted(per_person.items()):
         est = Estimates.concat(chunks)
@@ -325,6 +328,27 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
             est.close()
     return {tid: Estimates.concat(p) if any(x.num_frames for x in p) else None
             for tid, p in parts.items() if p}
+
+
+FOOT_JOINTS = ("left_ankle", "right_ankle", "left_foot", "right_foot")
+
+
+def ground_from_estimates(per_person: dict[int, list[Estimates]], skeleton: Skeleton) -> np.ndarray:
+    """(4, 4) world_from_camera with the floor under everyone's feet at Y = 0 (see :mod:`mocap.world`)."""
+    from .world import fit_ground, world_from_ground
+
+    idx = [skeleton.names.index(n) for n in FOOT_JOINTS]
+    feet = []
+    for chunks in per_person.values():
+        est = Estimates.concat(chunks)
+        seen = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
+        if seen.any():
+            joints, _ = forward_kinematics(est.rotations[seen], est.root_camera[seen], skeleton)
+            feet.append(joints[:, idx])
+    try:
+        return world_from_ground(*fit_ground(np.concatenate(feet) if feet else np.zeros((0, 4, 3))))
+    except ValueError as exc:
+        raise NoPersonError(f"--ground: {exc}") from None
 
 
 def body_model_for(options: RunOptions) -> dict | None:
