@@ -29,7 +29,7 @@ from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, forward_kinematics, skeleton_for_body
-from .smooth import SMOOTHING_SECONDS, fill_gaps, is_uniform, resample_uniform, smooth_motion
+from .smooth import SMOOTHING_SECONDS, fill_gaps, is_uniform, outlier_frames, resample_uniform, smooth_motion
 from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
                     join_tracklets)
 
@@ -487,7 +487,13 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
     rotations = est.rotations.copy()
     rotations[:, 0] = R_wc @ rotations[:, 0]
     translation = est.root_camera @ R_wc.T + t_wc
-    rotations, translation = fill_gaps(est.times, rotations, translation, valid)
+    trusted = valid.copy()
+    if smoothing_seconds > 0:  # with smoothing on, flipped or jumping frames are replaced (still "seen")
+        seen = np.flatnonzero(valid)
+        outliers = outlier_frames(rotations[seen], translation[seen])
+        if not outliers.all():
+            trusted[seen[outliers]] = False
+    rotations, translation = fill_gaps(est.times, rotations, translation, trusted)
     times, confidence = est.times, np.where(valid, est.confidence, 0.0)
     if not is_uniform(times, fps):
         times, rotations, translation, confidence = resample_uniform(times, rotations, translation, confidence, fps)

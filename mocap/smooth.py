@@ -106,3 +106,27 @@ def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, si
     T, J = rotations.shape[:2]
     smoothed = Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
     return smoothed, gaussian_filter1d(translation, sigma, axis=0, mode="nearest")
+
+
+def outlier_frames(rotations: np.ndarray, translation: np.ndarray, window: int = 7, max_angle_deg: float = 45.0,
+                   max_jump: float = 0.3, joints=(0,)) -> np.ndarray:
+    """(T,) bool: frames that disagree with their neighbours — one of ``joints`` (default
+    the root's global orientation) turned more than ``max_angle_deg`` from the running
+    median of its quaternions (``window`` frames), or the root more than ``max_jump`` metres
+    from the running median of its path. A per-frame estimator's front/back flips and depth
+    jumps look like this; real motion, even fast, stays near the median (a median keeps a
+    steady turn exactly).
+
+    Args: rotations (T, J, 3, 3); translation (T, 3).
+    """
+    from scipy.ndimage import median_filter
+
+    T = len(rotations)
+    if T < 3:
+        return np.zeros(T, bool)
+    q = continuous_quaternions(rotations[:, list(joints)])
+    ref = median_filter(q, size=(window, 1, 1), mode="nearest")
+    ref /= np.maximum(np.linalg.norm(ref, axis=-1, keepdims=True), 1e-9)
+    angle = 2 * np.degrees(np.arccos(np.clip(np.abs(np.einsum("tjk,tjk->tj", q, ref)), 0, 1)))
+    path = median_filter(translation, size=(window, 1), mode="nearest")
+    return (angle.max(axis=1) > max_angle_deg) | (np.linalg.norm(translation - path, axis=1) > max_jump)

@@ -19,7 +19,7 @@ MM = 1e-3
 
 # Measured (MediaPipe on crops, default HOG detector, standard smoothing), mm:
 #   person 1 (red, near, turns and walks)        MPJPE 111, PA-MPJPE 78
-#   person 2 (blue, far, hidden ~10 frames)      MPJPE 142, PA-MPJPE 90
+#   person 2 (blue, far, hidden ~10 frames)      MPJPE 144, PA-MPJPE 88
 #   person 3 (green, stands, turns, jumps)       MPJPE 127, PA-MPJPE 75
 MAX_MPJPE, MAX_PA_MPJPE = 180, 110
 

@@ -58,3 +58,31 @@ def test_standard_smoothing_cuts_acceleration_error_on_noisy_cmu_motion():
     after = joints(*smooth_motion(noisy, noisy_root, fps, SMOOTHING_SECONDS["standard"]))
     assert accel_error(after, truth) * 3 <= accel_error(before, truth)
     assert pa_mpjpe(after, truth) <= 1.02 * pa_mpjpe(before, truth)
+
+
+def test_front_back_flips_are_replaced_not_smeared():
+    """A per-frame estimator sometimes sees a body from behind as facing the camera: the root
+    turned 180 degrees for a frame or two. Rejected and refilled before smoothing, those frames
+    come back to within a few degrees; smoothing alone would smear each flip over its neighbours."""
+    if not CMU_BVH.exists():
+        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
+    from mocap.export.bvh import read_bvh
+    from mocap.smooth import fill_gaps, outlier_frames
+
+    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
+    rot, root, fps = rot[::4][:300], root[::4][:300], fps / 4
+    times = np.arange(len(rot)) / fps
+    flipped = rot.copy()
+    bad = np.array([40, 41, 100, 180, 181, 250])
+    flipped[bad, 0] = flipped[bad, 0] @ Rotation.from_euler("y", 180, degrees=True).as_matrix()
+    outliers = outlier_frames(flipped, root)
+    assert set(np.flatnonzero(outliers)) == set(bad.tolist())
+    cleaned, t = fill_gaps(times, flipped, root, ~outliers)
+    cleaned, _ = smooth_motion(cleaned, t, fps, SMOOTHING_SECONDS["standard"])
+    smeared, _ = smooth_motion(flipped, root, fps, SMOOTHING_SECONDS["standard"])
+
+    def root_error(r):  # degrees, per frame
+        return Rotation.from_matrix(np.swapaxes(rot[:, 0], 1, 2) @ r[:, 0]).magnitude() * 180 / np.pi
+
+    assert root_error(cleaned)[bad].max() < 10
+    assert root_error(smeared)[bad].min() > 30  # 40 degrees for a one-frame flip, 85 for two
