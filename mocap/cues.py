@@ -67,7 +67,6 @@ class _Track:
     first: list  # [(crop, time, offset)], up to CROPS_PER_END
     last: deque  # the same, the latest CROPS_PER_END
     boxes: deque  # [(time, (4,) xyxy)], the latest 10, for continuation_distance
-    start: tuple  # (time, (4,) xyxy) of its first box
     needs_start: bool = False  # it may continue an earlier track: its start cue is wanted
     needs_end: bool = False  # a later track may continue it: its end cue is wanted
     ended: bool = False
@@ -109,7 +108,7 @@ class CueCollector:
             item = (cut(image, window), time, window[:2].astype(float))
             tr = self.tracks.get(tid)
             if tr is None:
-                tr = self.tracks[tid] = _Track([], deque(maxlen=CROPS_PER_END), deque(maxlen=10), (time, box))
+                tr = self.tracks[tid] = _Track([], deque(maxlen=CROPS_PER_END), deque(maxlen=10))
                 for other_id, other in self.tracks.items():  # whom might it continue?
                     if other_id != tid and other.boxes and continuation_distance(
                             np.array([b for _, b in other.boxes]), np.array([t for t, _ in other.boxes]),

@@ -135,7 +135,7 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
     Returns:
         GT person id -> {"track": id or None, "frames", "mpjpe", "pa_mpjpe"} (mm; NaN if no track).
     """
-    from .detectors.boxes import iou
+    from .detectors.boxes import iou_pairs
 
     fps = 1.0 / np.median(np.diff(gt["times"]))
     out = {}
@@ -148,7 +148,7 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
             ok[ok] = np.isfinite(truth[frames[ok], 0])
             if ok.sum() < 2:
                 continue
-            overlap = np.mean(np.diag(iou(tr.boxes[ok], truth[frames[ok]])))
+            overlap = np.mean(iou_pairs(tr.boxes[ok], truth[frames[ok]]))
             if overlap > best_iou:
                 best, best_iou = tid, overlap
         score = {"track": best, "frames": 0, "mpjpe": float("nan"), "pa_mpjpe": float("nan")}

@@ -211,7 +211,7 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
             next_time = next_time + 1 / rate if next_time > frame.time - 1 / rate else frame.time + 1 / rate
             found = detector(frame.image)
             t = timer.add("detect", t)
-            live = {tr.id for tr in tracker.tracks}
+            live = {tr.id for tr in tracker.tracks} if cues is not None else set()
             tracked = tracker.update(found)
             rows.append((number, frame.time, tracked))
             t = timer.add("track", t)

@@ -23,6 +23,7 @@ from scipy.optimize import linear_sum_assignment
 
 from .detect import Detections
 from .detectors.boxes import covered as box_covered
+from .detectors.boxes import covered_pairs
 from .detectors.boxes import iou as box_iou
 
 
@@ -378,7 +379,7 @@ def drop_fragments(tracklets: dict[int, Tracklet], inside: float = 0.8, share: f
             if len(pairs) < len(keys) / 3:
                 continue
             mine, theirs = (np.array(x) for x in zip(*pairs))
-            covered = np.einsum("ii->i", box_covered(mine, theirs))  # each box against its own frame's
+            covered = covered_pairs(mine, theirs)  # each box against its own frame's
             fragment |= np.mean(covered >= inside) >= share
         if not fragment:
             out[tid] = tr

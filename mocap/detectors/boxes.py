@@ -9,6 +9,32 @@ import cv2
 import numpy as np
 
 
+def _area(boxes: np.ndarray) -> np.ndarray:
+    return np.clip(boxes[..., 2] - boxes[..., 0], 0, None) * np.clip(boxes[..., 3] - boxes[..., 1], 0, None)
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection areas and both areas of boxes ``a`` and ``b`` (..., 4), broadcast together."""
+    w = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    h = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    return np.clip(w, 0, None) * np.clip(h, 0, None), _area(a), _area(b)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    inter, area_a, area_b = _overlaps(a, b)
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    inter, area_a, _ = _overlaps(a, b)
+    return inter / np.maximum(area_a, 1e-9)
+
+
+def _boxes(x) -> np.ndarray:
+    return np.asarray(x, np.float64).reshape(-1, 4)
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of every pair.
 
@@ -17,15 +43,12 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         (N, M) IoU in [0, 1]; degenerate (empty) boxes give 0.
     """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return _iou(_boxes(a)[:, None], _boxes(b)[None])
+
+
+def iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IoU of ``a[i]`` with ``b[i]``. a, b: (N, 4) xyxy."""
+    return _iou(_boxes(a), _boxes(b))
 
 
 def covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -36,12 +59,12 @@ def covered(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Returns:
         (N, M) in [0, 1]; 0 for degenerate boxes of ``a``.
     """
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    area = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    return np.clip(w, 0, None) * np.clip(h, 0, None) / np.maximum(area, 1e-9)[:, None]
+    return _covered(_boxes(a)[:, None], _boxes(b)[None])
+
+
+def covered_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) the fraction of ``a[i]`` inside ``b[i]``. a, b: (N, 4) xyxy."""
+    return _covered(_boxes(a), _boxes(b))
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:

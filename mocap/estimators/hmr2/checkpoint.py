@@ -36,9 +36,6 @@ class _Inert(dict):
     def __setstate__(self, state):
         self["__state__"] = state
 
-    def __call__(self, *args, **kwargs):
-        return _Inert()
-
 
 def _inert(name: str) -> type:
     return type(name.rsplit(".", 1)[-1], (_Inert,), {})
