@@ -111,3 +111,62 @@ def ray_rotation(pixels: np.ndarray, K: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels, float).reshape(-1, 2)
     rays = np.c_[pixels, np.ones(len(pixels))] @ np.linalg.inv(K).T
     return swing(np.broadcast_to([0.0, 0.0, 1.0], rays.shape), rays)
+
+
+# Diagonal of a 36 x 24 mm frame: what "35 mm equivalent" focal lengths are scaled to.
+FULL_FRAME_DIAGONAL_MM = float(np.hypot(36.0, 24.0))  # 43.27 mm
+
+
+def focal_from_lens(lens_mm: float, sensor_mm: float, width: int, height: int) -> float:
+    """Focal length in pixels from a lens's real focal length and the sensor size.
+
+    Args:
+        lens_mm: the lens's (true, not 35 mm equivalent) focal length, mm.
+        sensor_mm: the sensor's width along the image's longer side, mm
+            (e.g. 36 for a full-frame camera shooting landscape or portrait).
+        width, height: image size, pixels.
+    Returns:
+        focal length, pixels: ``lens_mm / sensor_mm * max(width, height)``.
+    """
+    return float(lens_mm) / float(sensor_mm) * max(width, height)
+
+
+def focal_from_35mm(focal_35mm: float, width: int, height: int) -> float:
+    """Focal length in pixels from a 35 mm equivalent focal length.
+
+    The 35 mm equivalent is defined on the diagonal of a 36 x 24 mm frame
+    (43.27 mm), so ``f_px = focal_35mm / 43.27 * hypot(width, height)``.
+    This assumes the image covers the diagonal the figure was quoted for, with
+    the crop factor already folded into it; a phone quoting its 4:3 photo figure
+    while filming a 16:9 crop of the same sensor width comes out ~8 % short.
+
+    Args:
+        focal_35mm: 35 mm equivalent focal length, mm.
+        width, height: image size, pixels (either orientation: the diagonal is the same).
+    Returns:
+        focal length, pixels.
+    """
+    return float(focal_35mm) / FULL_FRAME_DIAGONAL_MM * float(np.hypot(width, height))
+
+
+def choose_focal(width: int, height: int, focal: float | None = None, fov: float | None = None,
+                 lens_mm: float | None = None, sensor_mm: float | None = None,
+                 focal_35mm: float | None = None) -> tuple[float, str]:
+    """The focal length to use, in pixels, and where it came from (for the user to read).
+
+    First found wins: ``focal`` (pixels); ``lens_mm`` on a ``sensor_mm`` sensor (or, without
+    a sensor, ``lens_mm`` as a 35 mm equivalent, as phones state it); ``fov`` (degrees across
+    the longer side); the file's ``focal_35mm`` metadata; else ``DEFAULT_FOV_DEG``.
+    """
+    if focal is not None:
+        return float(focal), f"focal length {focal:g} px (--focal)"
+    if lens_mm is not None and sensor_mm is not None:
+        return focal_from_lens(lens_mm, sensor_mm, width, height), f"{lens_mm:g} mm lens on a {sensor_mm:g} mm sensor"
+    if lens_mm is not None:
+        return focal_from_35mm(lens_mm, width, height), f"{lens_mm:g} mm (35 mm equivalent) lens"
+    if fov is not None:
+        return intrinsics_from_fov(width, height, fov)[0, 0], f"{fov:g} degree field of view (--fov)"
+    if focal_35mm is not None:
+        return focal_from_35mm(focal_35mm, width, height), f"{focal_35mm:g} mm (35 mm equivalent) from the file"
+    f = intrinsics_from_fov(width, height, DEFAULT_FOV_DEG)[0, 0]
+    return f, f"default {DEFAULT_FOV_DEG:g} degree field of view (give --focal, --fov or --lens-mm if known)"

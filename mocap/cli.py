@@ -81,14 +81,29 @@ def _tracking_options(f):
 @click.option("--smoothing", type=click.Choice(["off", "light", "standard", "strong"]), default="standard",
               show_default=True, help="Temporal smoothing of the joint rotations and root (zero-phase, on "
                                       "quaternions): light keeps fast moves sharpest, strong suits slow noisy footage.")
+@click.option("--causal", is_flag=True,
+              help="Smooth with the One Euro filter, each frame from the frames before it only (what a "
+                   "live preview shows), instead of the offline filter that looks both ways.")
+@click.option("--foot-lock/--no-foot-lock", default=True, show_default=True,
+              help="Keep planted feet still: contacts found from foot height and speed, legs "
+                   "reach the pinned feet by IK, eased in and out.")
+@click.option("--root-motion", type=click.Choice(["performer", "in-place", "drop-in"]), default="performer",
+              show_default=True, help="performer: the root travels where the performer went (metres). "
+                                      "drop-in: the scene moved and turned so the first person starts at the "
+                                      "origin facing +Z. in-place: drop-in without the travel over the floor.")
 @click.option("--ground", is_flag=True,
               help="Find the floor under the feet (static camera): world up is the floor's normal, "
                    "the floor is at height 0. Default: a level camera.")
-@click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
-              help="Camera field of view in degrees across the longer image side "
-                   "[default: 60].")
 @click.option("--focal", type=click.FloatRange(1.0, None), default=None,
-              help="Camera focal length in pixels (overrides --fov).")
+              help="Camera focal length in pixels (wins over every other camera option).")
+@click.option("--lens-mm", type=click.FloatRange(1.0, 2000.0), default=None,
+              help="Lens focal length in mm: with --sensor-mm the real one, alone a 35 mm "
+                   "equivalent (as phones state it, e.g. 26).")
+@click.option("--sensor-mm", type=click.FloatRange(1.0, 100.0), default=None,
+              help="Sensor width in mm along the image's longer side (with --lens-mm).")
+@click.option("--fov", type=click.FloatRange(1.0, 179.0), default=None,
+              help="Camera field of view in degrees across the longer image side. Without any camera "
+                   "option: the file's focal-length metadata (iPhone), else 60 degrees.")
 @click.option("--start", type=click.FloatRange(0.0, None), default=0.0, show_default=True,
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
@@ -106,9 +121,9 @@ def _tracking_options(f):
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
-def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, ground, fov, focal, start,
-            end, detector, detector_weights, detect_fps, min_seconds, persons, split, preview, workers,
-            progress_kind):
+def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, causal, foot_lock, root_motion,
+            ground, focal, lens_mm, sensor_mm, fov, start, end, detector, detector_weights, detect_fps, min_seconds,
+            persons, split, preview, workers, progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
 
     Everyone seen for --min-seconds is captured, each as an armature named by track
@@ -122,6 +137,8 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
 
     if end is not None and end <= start:
         raise click.BadParameter(f"--end ({end:g}) must be after --start ({start:g})", param_hint="--end")
+    if sensor_mm is not None and lens_mm is None:
+        raise click.BadParameter("give the lens too (--lens-mm)", param_hint="--sensor-mm")
     outs = list(outs) or [Path(video).with_suffix(".fbx").name]
     progress = make_progress(progress_kind)
     try:
@@ -129,17 +146,19 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
                                           workers=workers, detector=detector, detector_weights=detector_weights,
                                           detect_fps=detect_fps, min_seconds=min_seconds,
                                           persons=persons, split=split, preview=preview, checkpoint=checkpoint,
-                                          smpl=smpl, smoothing=smoothing, ground=ground,
+                                          smpl=smpl, smoothing=smoothing, ground=ground, foot_lock=foot_lock, causal=causal,
+                                          root_motion=root_motion, lens_mm=lens_mm, sensor_mm=sensor_mm,
                                           device=device, batch_size=batch_size, precision=precision), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]
     if progress_kind == "json":
         click.echo(json.dumps({"stage": "done", "outputs": outputs, "frames": result.frames,
-                               "people": result.people, "fps": result.fps}))
+                               "people": result.people, "fps": result.fps, "camera": result.camera}))
     else:
         click.echo(f"wrote {', '.join(outputs)} ({result.frames} frames at {result.fps:g} fps, "
-                   f"{result.people} {'person' if result.people == 1 else 'people'})", err=True)
+                   f"{result.people} {'person' if result.people == 1 else 'people'}; camera: {result.camera})",
+                   err=True)
 
 
 def _hide_native_stderr() -> None:
@@ -237,6 +256,32 @@ def models_import_cmd(file, dest):
         click.echo(f"installed {path}", err=True)
 
 
+@cli.command("eval")
+@click.argument("pred", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("gt", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--gt-units", default="cm", show_default=True,
+              help="Length unit of a BVH ground truth: cm, m, or metres per unit (0.056444 for CMU's).")
+def eval_cmd(pred, gt, gt_units):
+    """Score the motion PRED (.npz from `mocap run`) against the ground truth GT.
+
+    \b
+    GT: a sample's *_gt.npz (joints seen by the camera; several people are each scored
+    against the track that is them), or a motion file (.npz, .bvh) compared in the world.
+    Prints a Markdown table: MPJPE (after aligning the mid-hips) and PA-MPJPE (after a
+    similarity alignment per frame) in mm, acceleration error in mm/frame², foot sliding in
+    mm/frame on the frames where the truth has a foot planted, root position error in mm.
+    """
+    from .metrics import evaluate_files, format_table
+
+    try:
+        units = float(gt_units)
+    except ValueError:
+        if gt_units not in ("cm", "m"):
+            raise click.BadParameter("cm, m or a number", param_hint="--gt-units") from None
+        units = gt_units
+    click.echo(format_table(evaluate_files(pred, gt, units)))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI and turns errors into one line + exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -248,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=args, prog_name="mocap", standalone_mode=False)
         return 0
     except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.UsageError as exc:  # one line, and where to read more
+        command = exc.ctx.command_path if exc.ctx is not None else "mocap"
+        print(f"mocap: error: {exc.format_message()} (see {command} --help)", file=sys.stderr)
         return exc.exit_code
     except click.ClickException as exc:
         exc.show()

@@ -21,7 +21,7 @@ CMU_TO_SMPL = {
     "LeftUpLeg": "left_hip", "RightUpLeg": "right_hip", "LeftLeg": "left_knee", "RightLeg": "right_knee",
     "LeftFoot": "left_ankle", "RightFoot": "right_ankle", "LeftArm": "left_shoulder",
     "RightArm": "right_shoulder", "LeftForeArm": "left_elbow", "RightForeArm": "right_elbow",
-    "LeftHand": "left_wrist", "RightHand": "right_wrist",
+    "LeftHand": "left_wrist", "RightHand": "right_wrist", "LeftToeBase": "left_foot", "RightToeBase": "right_foot",
 }  # fmt: skip
 
 
@@ -60,6 +60,31 @@ def accel_error(pred: np.ndarray, gt: np.ndarray, where: np.ndarray | None = Non
     return float((err if where is None else err[where]).mean() * 1000)
 
 
+def root_error(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Root trajectory error in mm: the mean distance between predicted and true mid-hip
+    points with no alignment at all (where the body is, as the camera sees it: depth and
+    the path over the floor). pred, gt: (T, K, 3) metres, camera frame, EVAL_JOINTS order."""
+    return float(np.linalg.norm(_mid_hip(pred) - _mid_hip(gt), axis=-1).mean() * 1000)
+
+
+def foot_sliding(pred_feet: np.ndarray, contacts: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Foot sliding in mm per frame: how far the predicted foot joints move between two
+    consecutive frames on which the ground truth has them planted.
+
+    Args:
+        pred_feet: (T, F, 3) predicted foot joints (any fixed frame: distances are taken),
+            metres. contacts: (T, F) bool, ground-truth contacts.
+        where: (T - 1,) bool, the frame pairs to count (default all).
+    Returns:
+        mean distance in mm (NaN when the truth has no planted pair).
+    """
+    moved = np.linalg.norm(np.diff(pred_feet, axis=0), axis=-1)  # (T-1, F)
+    both = contacts[1:] & contacts[:-1]
+    if where is not None:
+        both &= np.asarray(where, bool)[:, None]
+    return float(moved[both].mean() * 1000) if both.any() else float("nan")
+
+
 def procrustes_align(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """Per frame, the similarity transform (rotation, scale, translation) of ``pred``
     closest to ``gt``. pred, gt: (T, K, 3); returns aligned pred (T, K, 3)."""
@@ -94,8 +119,11 @@ def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: 
         names: (J,) predicted joint names (SMPL).
         gt: ground truth with ``joints_camera`` (N, G, 3), ``times`` (N,), ``joint_names`` (G,).
     Returns:
-        {"frames", "mpjpe", "pa_mpjpe"} (mm) and "accel" (mm/frame², over consecutive frames).
+        {"frames", "mpjpe", "pa_mpjpe", "root"} (mm), "accel" (mm/frame², over consecutive
+        frames) and "slide" (mm/frame on the frames where the truth has a foot planted).
     """
+    from .contact import CONTACT_JOINTS, STRICT, detect_contacts
+
     gt_times = gt["times"]
     idx = np.clip(np.searchsorted(gt_times, times), 1, len(gt_times) - 1)
     idx = np.where(np.abs(gt_times[idx - 1] - times) <= np.abs(gt_times[idx] - times), idx - 1, idx)
@@ -103,11 +131,24 @@ def evaluate_motion(positions_camera: np.ndarray, times: np.ndarray, names, gt: 
     keep = np.abs(gt_times[idx] - times) < 0.5 / fps
     pred = select_joints(positions_camera[keep], list(names))
     ref = select_joints(gt["joints_camera"][idx[keep]], [str(n) for n in gt["joint_names"]], CMU_TO_SMPL)
-    # Acceleration only where three consecutive GT frames were matched (a gap would fake a jerk).
+    # Acceleration only over evenly spaced matches (a gap would fake a jerk); the truth may
+    # have a higher frame rate than the prediction (every n-th truth frame is matched).
     k = idx[keep]
-    steady = (np.diff(k)[:-1] == 1) & (np.diff(k)[1:] == 1)
+    step = np.diff(k)
+    regular = (step > 0) & (step == (np.median(step) if len(step) else 1))
+    steady = regular[:-1] & regular[1:]
     accel = accel_error(pred, ref, steady) if steady.any() else float("nan")
-    return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref), "accel": accel}
+    # Foot sliding on the frames where the true feet are planted (found on the true world motion).
+    gt_names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
+    gt_feet = gt["joints_camera"][:, [gt_names.index(n) for n in CONTACT_JOINTS]]
+    up_from_camera = gt.get("world_from_camera", np.diag([1.0, -1.0, -1.0, 1.0]))[:3, :3]
+    planted = detect_contacts(gt_feet @ up_from_camera.T, fps, **STRICT)
+    # A foot pair counts when the truth has the foot planted over the whole interval between them.
+    contacts = np.minimum.reduceat(planted.astype(int), k, axis=0).astype(bool) if len(k) else planted[:0]
+    feet = positions_camera[keep][:, [list(names).index(n) for n in CONTACT_JOINTS]]
+    slide = foot_sliding(feet, contacts, regular)
+    return {"frames": int(keep.sum()), "mpjpe": mpjpe(pred, ref), "pa_mpjpe": pa_mpjpe(pred, ref), "accel": accel,
+            "slide": slide, "root": root_error(pred, ref)}
 
 
 def _camera_joints(scene, motion) -> np.ndarray:
@@ -138,11 +179,15 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
     from .detectors.boxes import iou_pairs
 
     fps = 1.0 / np.median(np.diff(gt["times"]))
+    tracks = scene.tracks
+    if tracks is None:  # a scene read from a file: boxes around each person's projected joints
+        tracks = {tid: _projected_boxes(scene, m) for tid, m in scene.motions.items()}
+        min_iou = min(min_iou, 0.3)  # joints span less than a person's box (no head top, no shoes)
     out = {}
     for p, pid in enumerate(int(i) for i in gt["person_ids"]):
         best, best_iou = None, min_iou
         truth = gt["boxes"][p]  # (T, 4)
-        for tid, tr in (scene.tracks or {}).items():
+        for tid, tr in tracks.items():
             frames = np.round(tr.times * fps).astype(int)
             ok = (frames >= 0) & (frames < len(truth))
             ok[ok] = np.isfinite(truth[frames[ok], 0])
@@ -157,11 +202,25 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
             frames = np.clip(np.round(motion.times * fps).astype(int), 0, len(gt["times"]) - 1)
             keep = (motion.confidence > 0) & (gt["visible"][p, frames] >= min_visible)
             person = {"times": gt["times"], "joints_camera": gt["joints_camera"][p], "joint_names": gt["joint_names"]}
+            if "world_from_camera" in gt:
+                person["world_from_camera"] = gt["world_from_camera"]
             if keep.sum():
                 score.update(evaluate_motion(_camera_joints(scene, motion)[keep], motion.times[keep],
                                              motion.skeleton.names, person))
         out[pid] = score
     return out
+
+
+def _projected_boxes(scene, motion):
+    """A person's image boxes (xyxy around their projected joints) on the frames they were seen,
+    as an object with ``times`` (N,) and ``boxes`` (N, 4) like a tracklet's."""
+    from types import SimpleNamespace
+
+    from .camera import project
+
+    seen = motion.confidence > 0
+    pixels = project(_camera_joints(scene, motion)[seen], scene.camera.K)
+    return SimpleNamespace(times=motion.times[seen], boxes=np.c_[pixels.min(axis=1), pixels.max(axis=1)])
 
 
 def mot_scores(gt: dict, tracklets: dict, min_visible: float = 0.5) -> dict[str, float]:
@@ -216,3 +275,83 @@ def checkpoint_ids(tracklets: dict, checkpoints, fps: float) -> list[int | None]
                   for tid, b in at.get(int(frame), []) if b[0] <= x <= b[2] and b[1] <= y <= b[3]]
         out.append(min(inside)[1] if inside else None)
     return out
+
+
+# Columns of the evaluation table: score key, heading, format.
+COLUMNS = (("frames", "frames", "{:d}"), ("mpjpe", "MPJPE (mm)", "{:.1f}"), ("pa_mpjpe", "PA-MPJPE (mm)", "{:.1f}"),
+           ("accel", "accel (mm/frame²)", "{:.1f}"), ("slide", "foot slide (mm/frame)", "{:.1f}"),
+           ("root", "root (mm)", "{:.0f}"))
+
+
+def format_table(rows) -> str:
+    """A Markdown table of (name, scores) rows; scores a row lacks stay empty."""
+    lines = ["| motion | " + " | ".join(title for _, title, _ in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+    for name, r in rows:
+        cells = [fmt.format(r[key]) if key in r and np.isfinite(r[key]) else "" for key, _, fmt in COLUMNS]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def motion_as_ground_truth(path, units: str | float = "cm") -> dict:
+    """A motion file (``.npz`` from mocap or AMASS, or ``.bvh``) as ground truth for
+    :func:`evaluate_motion`: its first person's world joints, compared in the world frame
+    (Y-up), so ``world_from_camera`` is the identity."""
+    from pathlib import Path
+
+    if Path(path).suffix.lower() == ".bvh":
+        from .export.bvh import read_bvh
+        from .skeleton import forward_kinematics
+
+        skeleton, fps, rotations, root = read_bvh(path, units)
+        joints, names = forward_kinematics(rotations, root, skeleton)[0], skeleton.names
+        times = np.arange(len(joints)) / fps
+    else:
+        from .motion import load_npz
+
+        motion = next(iter(load_npz(path).motions.values()))
+        joints, names, times = motion.joint_positions(), motion.skeleton.names, motion.times
+    return {"times": times, "joints_camera": joints, "joint_names": np.array(names), "world_from_camera": np.eye(4)}
+
+
+def evaluate_files(pred_path, gt_path, gt_units: str | float = "cm") -> list[tuple[str, dict]]:
+    """``mocap eval``: score a motion file against ground truth.
+
+    Args:
+        pred_path: a motion ``.npz`` written by mocap.
+        gt_path: a ground truth ``*_gt.npz`` (as ``scripts/make_sample.py`` writes: scored in the
+            camera frame, every person against the track that is them), or a motion file
+            (``.npz``, ``.bvh`` in ``gt_units``) scored in the world frame.
+    Returns:
+        (name, scores) rows, as :func:`evaluate_motion` scores.
+    Raises:
+        InputError: unreadable files, or skeletons without the joints compared.
+    """
+    from pathlib import Path
+
+    from .errors import InputError
+    from .motion import load_npz
+
+    scene = load_npz(pred_path)
+    name = Path(pred_path).name
+    try:
+        if Path(gt_path).suffix.lower() == ".npz":
+            try:
+                gt = load_ground_truth(gt_path)
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{gt_path}: not a readable .npz ({exc})") from None
+            if "person_ids" in gt:
+                if scene.camera is None:
+                    raise InputError(f"{pred_path}: has no camera; cannot compare with {gt_path}")
+                return [(f"{name}, person {pid} (track {r['track']})", r)
+                        for pid, r in evaluate_people(scene, gt).items() if r["track"] is not None]
+            if "joints_camera" in gt and "poses" not in gt:
+                if scene.camera is None:
+                    raise InputError(f"{pred_path}: has no camera; cannot compare with {gt_path}")
+                return [(name, evaluate_scene(scene, gt))]
+        truth = motion_as_ground_truth(gt_path, gt_units)
+        motion = next(iter(scene.motions.values()))
+        seen = motion.confidence > 0
+        return [(name, evaluate_motion(motion.joint_positions()[seen], motion.times[seen],
+                                       motion.skeleton.names, truth))]
+    except (KeyError, ValueError) as exc:
+        raise InputError(f"cannot compare {pred_path} with {gt_path}: {exc}") from None

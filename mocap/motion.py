@@ -60,6 +60,8 @@ class Motion:
         confidence: (T,) per-frame confidence in [0, 1]; 0 where the person was not seen.
         skeleton: the rig the rotations drive.
         gender: "neutral", "male" or "female" (AMASS key).
+        contacts: (T, 4) bool, feet planted on the ground per frame (left ankle, left toe,
+            right ankle, right toe; see :mod:`mocap.contact`), or None when not computed.
     """
 
     fps: float
@@ -70,6 +72,7 @@ class Motion:
     betas: np.ndarray = field(default_factory=lambda: np.zeros(10))
     confidence: np.ndarray | None = None
     gender: str = "neutral"
+    contacts: np.ndarray | None = None
 
     def __post_init__(self):
         self.times = np.asarray(self.times, dtype=np.float64)
@@ -85,6 +88,10 @@ class Motion:
             raise ValueError(f"rotations must be (T={T}, J={J}, 3, 3), got {self.rotations.shape}")
         if self.translation.shape != (T, 3) or self.confidence.shape != (T,):
             raise ValueError("translation must be (T, 3) and confidence (T,)")
+        if self.contacts is not None:
+            self.contacts = np.asarray(self.contacts, dtype=bool)
+            if self.contacts.ndim != 2 or len(self.contacts) != T:
+                raise ValueError(f"contacts must be (T={T}, F), got {self.contacts.shape}")
 
     @property
     def num_frames(self) -> int:
@@ -151,7 +158,8 @@ def save_npz(scene: Scene, path: str | Path) -> None:
 
 def _motion_arrays(m: Motion) -> dict[str, np.ndarray]:
     sk = m.skeleton
-    return {
+    extra = {} if m.contacts is None else {"foot_contacts": m.contacts}
+    return extra | {
         "poses": m.axis_angle(),
         "trans": m.translation - sk.rest_offsets[0],
         "betas": m.betas,
@@ -225,6 +233,7 @@ def _motion_from(d: dict[str, np.ndarray], prefix: str) -> Motion:
         betas=d.get(prefix + "betas", np.zeros(10)),
         confidence=d.get(prefix + "confidence"),
         gender=str(d.get(prefix + "gender", "neutral")),
+        contacts=d.get(prefix + "foot_contacts"),
     )
 
 

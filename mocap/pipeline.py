@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import video
-from .camera import default_camera
+from .camera import choose_focal, default_camera
+from .contact import lock_feet
 from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
@@ -29,9 +30,11 @@ from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
 from .skeleton import Skeleton, forward_kinematics, skeleton_for_body
-from .smooth import SMOOTHING_SECONDS, fill_gaps, is_uniform, outlier_frames, resample_uniform, smooth_motion
+from .smooth import (SMOOTHING_SECONDS, fill_gaps, is_uniform, one_euro_motion, outlier_frames, resample_uniform,
+                     smooth_motion)
 from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
                     join_tracklets)
+from .world import apply_root_motion
 
 
 @dataclass
@@ -40,7 +43,9 @@ class RunOptions:
 
     backend: str = "mediapipe"
     fov: float | None = None  # degrees across the longer image side
-    focal: float | None = None  # pixels; wins over fov
+    focal: float | None = None  # pixels; wins over everything else
+    lens_mm: float | None = None  # lens focal length, mm (35 mm equivalent without sensor_mm)
+    sensor_mm: float | None = None  # sensor width along the image's longer side, mm
     start: float = 0.0  # seconds
     end: float | None = None  # seconds
     chunk_size: int = 16  # frames per estimator call
@@ -50,7 +55,11 @@ class RunOptions:
     min_seconds: float = 1.0  # people seen for less time than this are dropped
     detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
     smoothing: str = "standard"  # off, light, standard, strong (mocap.smooth.SMOOTHING_SECONDS)
+    causal: bool = False  # smooth with the One Euro filter (no look-ahead) instead of the offline Gaussian
     ground: bool = False  # world up and floor (Y = 0) from the feet, instead of a level camera
+    foot_lock: bool = True  # planted feet pinned (contact detection + leg IK), see mocap.contact
+    root_motion: str = "performer"  # performer, in-place, drop-in (mocap.world.apply_root_motion)
+    off_centre: bool = True  # correct crop estimates for the person's place in the image (for evaluation)
     body_cues: bool = True  # join tracklets by the estimator's facing/shape too, not only position
     persons: str = "all"  # "all", "largest", or track ids "3,5"
     split: bool = False  # one output file per person
@@ -69,6 +78,7 @@ class RunResult:
     people: int
     fps: float
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
+    camera: str = ""  # the focal length used and where it came from
 
 
 class _Timer:
@@ -104,7 +114,7 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     if info.duration and options.start >= info.duration:
         raise MocapError(f"--start {options.start:g} s is past the end of {video_path} ({info.duration:g} s)",
                          exit_code=EXIT_USAGE)
-    camera = default_camera(info.width, info.height, options.fov, options.focal)
+    camera = camera_for(info, options)
     skeleton = skeleton_for_body()
     people = None
     if detector is not None or options.detector != "none":
@@ -161,7 +171,8 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             # One body per person: the median of the per-chunk shape estimates.
             est.betas = np.median([c.betas for c in chunks if c.num_frames], axis=0)
             shaped = skeleton_for_body(est.betas, body)
-        motion = solve_motion(est, camera, shaped, info.fps, SMOOTHING_SECONDS[options.smoothing])
+        motion = solve_motion(est, camera, shaped, info.fps, SMOOTHING_SECONDS[options.smoothing],
+                              options.foot_lock, options.causal)
         if motion is not None:
             motions[tid] = motion
         progress.advance("solve")
@@ -169,6 +180,8 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     timer.add("solve", t)
     if not motions:
         raise NoPersonError(f"{video_path}: no person found in the video")
+    motions, world_from_camera = apply_root_motion(motions, camera.world_from_camera, options.root_motion)
+    camera = Camera(camera.K, camera.image_size, world_from_camera)
     return Scene(motions, camera, source=str(Path(video_path).name), tracks=people)
 
 
@@ -197,7 +210,7 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
     spec = CROPS.get(options.backend, CropSpec())
     if options.body_cues:
         # Facing and shape from the body estimator at each tracklet's ends, for joining.
-        K = default_camera(info.width, info.height, options.fov, options.focal).K
+        K = camera_for(info, options).K
         cues = CueCollector(lambda: make_estimator(options.backend, skeleton_for_body(), static=True,
                                                    **backend_settings(options)), K,
                             aspect=spec.aspect, scale=spec.scale)
@@ -230,6 +243,20 @@ def track_people(video_path, info: video.VideoInfo, options: RunOptions, progres
                                 for tid, tr in tracklets.items()})
     timer.add("track", t)
     return tracklets
+
+
+def camera_for(info: video.VideoInfo, options: RunOptions) -> Camera:
+    """The static camera the video was shot with (focal length as :func:`mocap.camera.choose_focal`)."""
+    focal, _ = choose_focal(info.width, info.height, options.focal, options.fov, options.lens_mm,
+                            options.sensor_mm, info.focal_35mm)
+    return default_camera(info.width, info.height, focal_px=focal)
+
+
+def camera_source(info: video.VideoInfo, options: RunOptions) -> str:
+    """Where the focal length came from, and its value, in words."""
+    focal, source = choose_focal(info.width, info.height, options.focal, options.fov, options.lens_mm,
+                                 options.sensor_mm, info.focal_35mm)
+    return f"{source}: {focal:.0f} px for {info.width}x{info.height}"
 
 
 def select_people(tracklets: dict[int, Tracklet], persons: str) -> dict[int, Tracklet]:
@@ -375,8 +402,8 @@ def backend_settings(options: RunOptions) -> dict:
     """The options ``make_estimator`` passes on to the chosen backend."""
     if options.backend == "hmr2":
         return {"checkpoint": options.checkpoint, "device": options.device, "batch_size": options.batch_size,
-                "precision": options.precision}
-    return {}
+                "precision": options.precision, "off_centre": options.off_centre}
+    return {"off_centre": options.off_centre}
 
 
 # A person's estimator starts afresh when they come back after a gap longer than this.
@@ -470,14 +497,16 @@ def _expected_frames(info: video.VideoInfo, options: RunOptions) -> int | None:
 
 
 def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
-                 smoothing_seconds: float = 0.0) -> Motion | None:
+                 smoothing_seconds: float = 0.0, foot_lock: bool = False, causal: bool = False) -> Motion | None:
     """Camera-frame estimates → world-frame :class:`Motion` at a uniform ``fps``.
 
     The root rotation and position are carried from the OpenCV camera frame into
     the Y-up world by ``camera.world_from_camera``; frames where the person was
     not seen are filled by slerp between seen ones (confidence stays 0 there);
     then the motion is smoothed (zero-phase Gaussian of ``smoothing_seconds``, see
-    :func:`mocap.smooth.smooth_motion`). Returns None when the person was never seen.
+    :func:`mocap.smooth.smooth_motion`; with ``causal``, the One Euro filter of the same
+    strength, :func:`mocap.smooth.one_euro_motion`); then, with ``foot_lock``, planted feet are pinned
+    (:func:`mocap.contact.lock_feet`). Returns None when the person was never seen.
     """
     valid = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
     if not valid.any():
@@ -497,9 +526,15 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
     times, confidence = est.times, np.where(valid, est.confidence, 0.0)
     if not is_uniform(times, fps):
         times, rotations, translation, confidence = resample_uniform(times, rotations, translation, confidence, fps)
-    rotations, translation = smooth_motion(rotations, translation, fps, smoothing_seconds)
+    if causal:
+        rotations, translation = one_euro_motion(rotations, translation, fps, smoothing_seconds)
+    else:
+        rotations, translation = smooth_motion(rotations, translation, fps, smoothing_seconds, t_wc)
+    contacts = None
+    if foot_lock:
+        rotations, contacts = lock_feet(rotations, translation, skeleton, fps)
     return Motion(fps=fps, times=times, rotations=rotations, translation=translation,
-                  skeleton=skeleton, betas=est.betas, confidence=confidence)
+                  skeleton=skeleton, betas=est.betas, confidence=confidence, contacts=contacts)
 
 
 def run(video_path, out_paths, options: RunOptions | None = None, progress: Progress | None = None,
@@ -535,4 +570,5 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
     first = min(m.times[0] for m in scene.motions.values())
     last = max(m.times[-1] for m in scene.motions.values())
     frames = int(round((last - first) * scene.fps)) + 1  # video frames spanned by the people captured
-    return RunResult(outputs, frames, len(scene.motions), scene.fps, dict(timer.seconds))
+    return RunResult(outputs, frames, len(scene.motions), scene.fps, dict(timer.seconds),
+                     camera_source(video.probe(video_path), options))

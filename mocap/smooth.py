@@ -81,8 +81,13 @@ def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
     return q * sign[..., None]
 
 
-def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
+# A monocular estimate's distance from the camera is far noisier than its place across the
+# image (measured on the sample: 3x the lateral jitter), so it is smoothed this much longer.
+RANGE_SMOOTHING_FACTOR = 3.0
+
+
+def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float,
+                  camera_centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Zero-phase Gaussian smoothing of a uniformly sampled motion (offline: looks both ways).
 
     Rotations are filtered as hemisphere-continuous quaternions and renormalised (never
@@ -92,6 +97,8 @@ def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, si
     Args:
         rotations: (T, J, 3, 3); translation: (T, 3); fps: frame rate; sigma_seconds: the
             Gaussian's width (0: unchanged).
+        camera_centre: (3,) where the camera is, in the translation's frame: the root's distance
+            from it is smoothed ``RANGE_SMOOTHING_FACTOR`` times longer than its direction.
     Returns:
         rotations (T, J, 3, 3), translation (T, 3).
     """
@@ -105,6 +112,11 @@ def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, si
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
     T, J = rotations.shape[:2]
     smoothed = Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
+    if camera_centre is not None:
+        ray = translation - camera_centre
+        distance = np.linalg.norm(ray, axis=1, keepdims=True)
+        smoothed_distance = gaussian_filter1d(distance, sigma * RANGE_SMOOTHING_FACTOR, axis=0, mode="nearest")
+        translation = camera_centre + ray * (smoothed_distance / np.maximum(distance, 1e-9))
     return smoothed, gaussian_filter1d(translation, sigma, axis=0, mode="nearest")
 
 
@@ -130,3 +142,64 @@ def outlier_frames(rotations: np.ndarray, translation: np.ndarray, window: int =
     angle = 2 * np.degrees(np.arccos(np.clip(np.abs(np.einsum("tjk,tjk->tj", q, ref)), 0, 1)))
     path = median_filter(translation, size=(window, 1), mode="nearest")
     return (angle.max(axis=1) > max_angle_deg) | (np.linalg.norm(translation - path, axis=1) > max_jump)
+
+
+class OneEuroFilter:
+    """The One Euro filter (Casiez, Roussel and Vogel, CHI 2012): a causal low-pass whose
+    cutoff rises with speed, so a still pose stops jittering while a fast move keeps up.
+    For live preview and streaming, where the offline filter's look-ahead is not available.
+    It has state (the last output and speed), hence a class; one instance per stream.
+
+    Args:
+        min_cutoff: cutoff at rest, Hz. beta: how fast the cutoff rises with speed (per unit/s).
+        d_cutoff: cutoff for the speed estimate, Hz.
+    """
+
+    def __init__(self, min_cutoff: float, beta: float, d_cutoff: float = 1.0):
+        self.min_cutoff, self.beta, self.d_cutoff = min_cutoff, beta, d_cutoff
+        self._x: np.ndarray | None = None
+        self._dx: np.ndarray | None = None
+
+    @staticmethod
+    def _alpha(cutoff, dt: float):
+        tau = 1.0 / (2 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, x: np.ndarray, dt: float) -> np.ndarray:
+        """Filter the next sample ``x`` (any shape, element-wise), ``dt`` seconds after the last."""
+        x = np.asarray(x, float)
+        if self._x is None:
+            self._x, self._dx = x.copy(), np.zeros_like(x)
+            return x.copy()
+        dx = (x - self._x) / dt
+        self._dx = self._dx + self._alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
+        self._x = self._x + self._alpha(cutoff, dt) * (x - self._x)
+        return self._x.copy()
+
+
+def one_euro_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float,
+                    beta: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+    """Causal smoothing of a motion, frame by frame (each output frame sees only the frames
+    before it): the One Euro filter on hemisphere-continuous quaternions (renormalised) and on
+    the root. ``sigma_seconds`` is a ``SMOOTHING_SECONDS`` level, mapped to the cutoff at rest
+    of the same strength, 1 / (2 pi sigma) Hz. ``beta`` 5 was chosen on noisy CMU motion: it
+    halves the lag error of beta 0 for the same jitter (standard: acceleration error 21 -> 8.5
+    mm/frame², where the offline filter reaches 4.8 by looking ahead).
+
+    Args: rotations (T, J, 3, 3); translation (T, 3). Returns: the same shapes.
+    """
+    from scipy.spatial.transform import Rotation
+
+    if sigma_seconds <= 0 or len(rotations) < 2:
+        return rotations, translation
+    cutoff = 1.0 / (2 * np.pi * sigma_seconds)
+    q = continuous_quaternions(rotations)
+    rot_filter, root_filter = OneEuroFilter(cutoff, beta), OneEuroFilter(cutoff, beta)
+    out_q, out_t = np.empty_like(q), np.empty_like(translation)
+    for t in range(len(q)):
+        out_q[t] = rot_filter(q[t], 1.0 / fps)
+        out_t[t] = root_filter(translation[t], 1.0 / fps)
+    out_q /= np.linalg.norm(out_q, axis=-1, keepdims=True)
+    T, J = rotations.shape[:2]
+    return Rotation.from_quat(out_q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3), out_t

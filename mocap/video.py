@@ -7,7 +7,9 @@ matrix, each with its presentation time in seconds (variable frame rate safe).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +33,8 @@ class VideoInfo:
         rotation: degrees the frames are turned counter-clockwise to stand upright
             (0, 90, 180 or 270).
         codec: decoder name.
+        focal_35mm: 35 mm equivalent focal length the file's metadata declares, mm
+            (None if it declares none); see :func:`focal_35mm_from_metadata`.
     """
 
     path: Path
@@ -41,6 +45,7 @@ class VideoInfo:
     duration: float
     rotation: int
     codec: str
+    focal_35mm: float | None = None
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,73 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise InputError(f"{path}: video stream has no frame size")
         if not (0 < fps < 1000):
             raise InputError(f"{path}: video declares an impossible frame rate ({fps:g} fps)")
-        return VideoInfo(path, w, h, fps, num_frames, duration, rotation, stream.codec_context.name)
+        # The stream's own tags describe this camera more specifically than the file's.
+        focal_35mm = focal_35mm_from_metadata(dict(stream.metadata))
+        if focal_35mm is None:
+            focal_35mm = focal_35mm_from_metadata(dict(container.metadata))
+        return VideoInfo(
+            path, w, h, fps, num_frames, duration, rotation, stream.codec_context.name, focal_35mm
+        )
     finally:
         container.close()
+
+
+# Metadata keys (lower case) that carry a 35 mm equivalent focal length, most trusted first.
+FOCAL_35MM_KEYS = (
+    # iPhone / AVFoundation (mdta key; FFmpeg turns typed int/float values into decimal text).
+    "com.apple.quicktime.camera.focal_length.35mm_equivalent",
+    # The same without the reverse-DNS prefix, as tools re-tagging with ffmpeg write it.
+    "camera.focal_length.35mm_equivalent",
+    # EXIF 0xA405 under its standard name and ExifTool's, from EXIF/XMP-style writers.
+    "focallengthin35mmfilm",
+    "focallengthin35mmformat",
+    "focal_length_35mm",
+    "focal_length_in_35mm_film",
+)
+_FOCAL_35MM_RANGE_MM = (5.0, 1000.0)
+_NUMBER_MM = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)(?:\s*/\s*(\d+(?:\.\d*)?))?\s*(?:mm)?\s*$", re.I)
+
+
+def focal_35mm_from_metadata(metadata: dict) -> float | None:
+    """The 35 mm equivalent focal length (mm) a container's or stream's tags declare.
+
+    Keys match case-insensitively, also behind a namespace prefix (``exif:...``).
+    Values may be text such as ``"26"``, ``"26.000000"``, ``"26 mm"`` or an EXIF
+    rational ``"260/10"``, or plain numbers. Anything unparsable, non-finite or
+    outside 5..1000 mm is ignored (the next key is tried).
+
+    Args:
+        metadata: tag name -> value, e.g. PyAV's ``container.metadata``.
+    Returns:
+        focal length in mm, or None.
+    """
+    by_key: dict[str, object] = {}
+    for key, value in metadata.items():
+        name = str(key).strip().lower()
+        by_key.setdefault(name, value)
+        by_key.setdefault(name.rsplit(":", 1)[-1], value)
+    for key in FOCAL_35MM_KEYS:
+        if key in by_key:
+            mm = _parse_mm(by_key[key])
+            if mm is not None and _FOCAL_35MM_RANGE_MM[0] <= mm <= _FOCAL_35MM_RANGE_MM[1]:
+                return mm
+    return None
+
+
+def _parse_mm(value) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        mm = float(value)
+    else:
+        match = _NUMBER_MM.match(str(value))
+        if match is None:
+            return None
+        num, den = match.groups()
+        if den is not None and float(den) == 0:
+            return None
+        mm = float(num) / (float(den) if den is not None else 1.0)
+    return mm if math.isfinite(mm) else None
 
 
 def _first_frame_rotation(container) -> int:

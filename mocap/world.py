@@ -64,3 +64,65 @@ def world_from_ground(normal: np.ndarray, d: float) -> np.ndarray:
     m[:3, :3] = R
     m[:3, 3] = [0.0, d, 0.0]  # world y = up . x + d: the height above the floor
     return m
+
+
+ROOT_MOTIONS = ("performer", "in-place", "drop-in")
+
+
+def drop_in_transform(root_rotation: np.ndarray, root_position: np.ndarray) -> np.ndarray:
+    """(4, 4) rigid transform about the world's up axis (Y) that puts a root at
+    ``root_position`` (3,) above the origin, facing +Z (its orientation ``root_rotation``
+    (3, 3) turned about Y only; heights unchanged)."""
+    forward = root_rotation @ [0.0, 0.0, 1.0]  # the body's facing direction (SMPL faces +Z)
+    heading = np.arctan2(forward[0], forward[2])
+    c, s = np.cos(-heading), np.sin(-heading)
+    m = np.eye(4)
+    m[:3, :3] = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+    m[:3, 3] = -(m[:3, :3] @ root_position) * [1, 0, 1]
+    return m
+
+
+def apply_root_motion(motions: dict, world_from_camera: np.ndarray, mode: str) -> tuple[dict, np.ndarray]:
+    """The ``--root-motion`` choice, for every person of a scene alike.
+
+    - ``performer``: as captured (the root travels where the performer went, in metres).
+    - ``drop-in``: the whole scene turned about Y and moved so the first person seen starts
+      at the origin facing +Z, and the lowest foot (2nd percentile over the clip) is at
+      height 0; relative placement is kept.
+    - ``in-place``: ``drop-in``, then each person's horizontal travel is removed (they stay
+      over their starting point; turns, crouches and jumps stay).
+
+    Args:
+        motions: track id -> :class:`mocap.motion.Motion` (world Y-up). world_from_camera: (4, 4).
+    Returns:
+        new motions (copies) and the world_from_camera that keeps the camera with them
+        (for ``in-place`` it matches the first frame only).
+    """
+    from dataclasses import replace
+
+    if mode not in ROOT_MOTIONS:
+        raise ValueError(f"root motion must be one of {', '.join(ROOT_MOTIONS)}, got {mode!r}")
+    if mode == "performer" or not motions:
+        return motions, world_from_camera
+    first = min(motions, key=lambda tid: (motions[tid].times[0], tid))
+    lead = motions[first]
+    seen = np.flatnonzero(lead.confidence > 0)
+    f0 = int(seen[0]) if len(seen) else 0
+    m = drop_in_transform(lead.rotations[f0, 0], lead.translation[f0])
+    lowest = []
+    for motion in motions.values():
+        feet = [motion.skeleton.names.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")
+                if n in motion.skeleton.names]
+        if feet:
+            lowest.append((motion.joint_positions()[:, feet] @ m[:3, :3].T)[..., 1].min(axis=1))
+    if lowest:
+        m[1, 3] = -np.percentile(np.concatenate(lowest), 2)
+    out = {}
+    for tid, motion in motions.items():
+        rotations = motion.rotations.copy()
+        rotations[:, 0] = m[:3, :3] @ rotations[:, 0]
+        translation = motion.translation @ m[:3, :3].T + m[:3, 3]
+        if mode == "in-place":
+            translation[:, [0, 2]] = translation[0, [0, 2]]
+        out[tid] = replace(motion, rotations=rotations, translation=translation)
+    return out, m @ world_from_camera

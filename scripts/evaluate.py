@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Score motion estimates against ground truth: MPJPE and PA-MPJPE in millimetres.
+"""Score motion estimates against ground truth: MPJPE, PA-MPJPE, acceleration error, foot
+sliding and root position error.
 
     python scripts/evaluate.py                      # capture every samples/*.mp4 that has a *_gt.npz
                                                     # (several people: a row per person, scored
                                                     # against the track whose boxes are theirs)
     python scripts/evaluate.py PRED.npz GT.npz      # score an existing motion file
     python scripts/evaluate.py --backend hmr2       # the same with HMR 2.0 (needs its checkpoint)
+    python scripts/evaluate.py --stages             # a row per post-processing stage, each adding one
 
 Prints a Markdown table (pasted into the README). For each clip a second row,
 "skeleton floor", scores the ground truth itself after it is put through our
@@ -25,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
-from mocap.metrics import evaluate_motion, evaluate_people, evaluate_scene, load_ground_truth  # noqa: E402
+from mocap.metrics import (evaluate_motion, evaluate_people, evaluate_scene, format_table,  # noqa: E402
+                           load_ground_truth)
 from mocap.motion import load_npz  # noqa: E402
 from mocap.skeleton import forward_kinematics, neutral_skeleton  # noqa: E402
 
@@ -55,9 +58,18 @@ def skeleton_floor(gt: dict) -> dict:
     sk = neutral_skeleton()
     glob = mpp.global_rotations_from_landmarks(cmu_as_landmarks(gt), sk)
     pos, _ = forward_kinematics(mpp.local_from_global(glob, sk.parents), np.zeros((len(glob), 3)), sk)
-    return evaluate_motion(pos, gt["times"], sk.names, gt)
+    scores = evaluate_motion(pos, gt["times"], sk.names, gt)
+    return {k: v for k, v in scores.items() if k not in ("slide", "root")}  # its root is held at the origin
 
 
+# The post-processing stages, each row adding one to the one before (--stages).
+STAGES = (
+    ("raw", {"off_centre": False, "smoothing": "off", "foot_lock": False}),
+    ("+ off-centre correction", {"off_centre": True, "smoothing": "off", "foot_lock": False}),
+    ("+ smoothing (standard)", {"off_centre": True, "smoothing": "standard", "foot_lock": False}),
+    ("+ foot lock (default)", {"off_centre": True, "smoothing": "standard", "foot_lock": True}),
+    ("+ the true focal length (--focal)", {"focal": "gt"}),
+)
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pred", nargs="?", help="motion .npz written by mocap")
@@ -65,6 +77,7 @@ def main() -> int:
     ap.add_argument("--backend", default="mediapipe", help="body estimator for the captures (mediapipe, hmr2)")
     ap.add_argument("--checkpoint", default=None, help="hmr2: checkpoint file (default: the usual places)")
     ap.add_argument("--smoothing", default="standard", help="off, light, standard, strong")
+    ap.add_argument("--stages", action="store_true", help="a row per post-processing stage, each adding one")
     args = ap.parse_args()
     rows = []
     if args.pred:
@@ -77,26 +90,26 @@ def main() -> int:
         from mocap.pipeline import RunOptions
         from mocap.pipeline import capture as run_capture
 
-        def capture(video):
-            return run_capture(video, RunOptions(backend=args.backend, checkpoint=args.checkpoint,
-                                                 smoothing=args.smoothing))
-
+        stages = STAGES if args.stages else (("", {"smoothing": args.smoothing}),)
         for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))
             gt = load_ground_truth(gt_path)
             if not video.exists():
                 continue
-            if "person_ids" in gt:  # several people: each against the track that is them
-                for pid, r in evaluate_people(capture(video), gt).items():
-                    if r["track"] is not None:
-                        rows.append((f"{video.name}, person {pid} (track {r['track']})", r))
-            else:
-                rows.append((video.name, evaluate_scene(capture(video), gt)))
+            for stage, settings in stages:
+                if settings.get("focal") == "gt":
+                    settings = {"focal": float(gt["K"][0, 0])}
+                scene = run_capture(video, RunOptions(backend=args.backend, checkpoint=args.checkpoint, **settings))
+                label = f"{video.name}{', ' + stage if stage else ''}"
+                if "person_ids" in gt:  # several people: each against the track that is them
+                    for pid, r in evaluate_people(scene, gt).items():
+                        if r["track"] is not None:
+                            rows.append((f"{label}, person {pid} (track {r['track']})", r))
+                else:
+                    rows.append((label, evaluate_scene(scene, gt)))
+            if "person_ids" not in gt:
                 rows.append(("skeleton floor", skeleton_floor(gt)))
-    print("| clip | frames | MPJPE (mm) | PA-MPJPE (mm) | accel (mm/frame²) |")
-    print("|---|---|---|---|---|")
-    for name, r in rows:
-        print(f"| {name} | {r['frames']} | {r['mpjpe']:.1f} | {r['pa_mpjpe']:.1f} | {r.get('accel', float('nan')):.1f} |")
+    print(format_table(rows))
     return 0
 
 

@@ -134,3 +134,12 @@ def test_sigterm_mid_run_leaves_no_output(tmp_path):
     assert proc.returncode == 130
     assert "interrupted" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_camera_options_are_checked_before_any_work(tmp_path):
+    video = Path(__file__).resolve().parents[1] / "samples" / "turn_jump.mp4"
+    line = _one_error_line(_run("run", str(video), "--sensor-mm", "36", "--out", str(tmp_path / "a.npz")), 2)
+    assert "--lens-mm" in line
+    line = _one_error_line(_run("run", str(video), "--root-motion", "moonwalk", "--out", str(tmp_path / "a.npz")), 2)
+    assert "--root-motion" in line
+    assert not (tmp_path / "a.npz").exists()

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from scipy.spatial.transform import Rotation
 
 from mocap.metrics import EVAL_JOINTS, mpjpe, pa_mpjpe, procrustes_align, select_joints
@@ -27,3 +28,40 @@ def test_select_joints_by_name_and_mapping():
     assert np.array_equal(select_joints(pos, names), pos[:, 1:])
     renamed = {f"cmu_{n}": n for n in EVAL_JOINTS}
     assert np.array_equal(select_joints(pos, ["x", *renamed], renamed), pos[:, 1:])
+
+
+def test_foot_sliding_counts_only_planted_pairs_and_root_error_is_unaligned():
+    from mocap.metrics import foot_sliding, root_error
+
+    feet = np.zeros((5, 2, 3))
+    feet[:, 0, 0] = [0, 0.002, 0.004, 0.1, 0.3]  # foot 0 creeps 2 mm/frame, then steps
+    contacts = np.array([[1, 1], [1, 1], [1, 1], [0, 1], [0, 1]], bool)
+    assert foot_sliding(feet, contacts) == pytest.approx((2 + 2 + 0 + 0 + 0 + 0) / 6)
+    assert np.isnan(foot_sliding(feet, np.zeros((5, 2), bool)))
+    gt = np.zeros((3, 12, 3))
+    assert root_error(gt + [0, 0, 0.25], gt) == pytest.approx(250.0)  # a depth error is not forgiven
+
+
+def test_mocap_eval_scores_a_motion_against_itself_and_a_moved_copy(tmp_path):
+    """`mocap eval PRED GT` with a motion file as the truth: identical motion scores zero, a copy
+    whose root is 5 cm off has a 50 mm root error and no joint error after alignment."""
+    from mocap.cli import main
+    from mocap.motion import Motion, Scene, save_npz
+    from mocap.skeleton import neutral_skeleton
+
+    rng = np.random.default_rng(0)
+    T = 30
+    rot = Rotation.from_rotvec(rng.normal(0, 0.2, (T * 24, 3))).as_matrix().reshape(T, 24, 3, 3)
+    root = np.c_[np.linspace(0, 1, T), np.full(T, 0.9), np.zeros(T)]
+    for name, shift in (("a.npz", 0.0), ("b.npz", 0.05)):
+        motion = Motion(fps=30, times=np.arange(T) / 30, rotations=rot, translation=root + [shift, 0, 0],
+                        skeleton=neutral_skeleton())
+        save_npz(Scene({1: motion}), tmp_path / name)
+    from mocap.metrics import evaluate_files
+
+    (_, same), = evaluate_files(tmp_path / "a.npz", tmp_path / "a.npz")
+    assert same["mpjpe"] < 1e-6 and same["root"] < 1e-6 and same["accel"] < 1e-6
+    (_, moved), = evaluate_files(tmp_path / "b.npz", tmp_path / "a.npz")
+    assert moved["root"] == pytest.approx(50.0) and moved["mpjpe"] < 1e-6
+    assert main(["eval", str(tmp_path / "b.npz"), str(tmp_path / "a.npz")]) == 0
+    assert main(["eval", str(tmp_path / "b.npz"), str(tmp_path / "missing.npz")]) == 3

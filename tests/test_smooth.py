@@ -86,3 +86,46 @@ def test_front_back_flips_are_replaced_not_smeared():
 
     assert root_error(cleaned)[bad].max() < 10
     assert root_error(smeared)[bad].min() > 30  # 40 degrees for a one-frame flip, 85 for two
+
+
+def test_one_euro_is_causal_and_cuts_jitter():
+    """The streaming filter: an output frame never depends on later frames, and on noisy CMU
+    motion it cuts the acceleration error at least 2x (measured 21.3 -> 8.5 mm/frame²)."""
+    if not CMU_BVH.exists():
+        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
+    from mocap.export.bvh import read_bvh
+    from mocap.smooth import one_euro_motion
+
+    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
+    rot, root, fps = rot[::4][:300], root[::4][:300], fps / 4
+    rng = np.random.default_rng(0)
+    T, J = rot.shape[:2]
+    noise = Rotation.from_rotvec(rng.normal(0, np.radians(0.5), (T * J, 3))).as_matrix().reshape(T, J, 3, 3)
+    noisy, noisy_root = rot @ noise, root + rng.normal(0, 0.01, root.shape)
+    filtered, filtered_root = one_euro_motion(noisy, noisy_root, fps, SMOOTHING_SECONDS["standard"])
+    changed = noisy.copy()
+    changed[200:] = np.eye(3)  # the future changes...
+    early, early_root = one_euro_motion(changed, noisy_root, fps, SMOOTHING_SECONDS["standard"])
+    np.testing.assert_allclose(early[:200], filtered[:200], atol=1e-12)  # ...the past does not
+    np.testing.assert_allclose(early_root, filtered_root, atol=1e-12)
+
+    def joints(r, t):
+        return select_joints(forward_kinematics(r, t, skel)[0], skel.names, CMU_TO_SMPL)
+
+    truth = joints(rot, root)
+    assert accel_error(joints(filtered, filtered_root), truth) * 2 <= accel_error(joints(noisy, noisy_root), truth)
+
+
+def test_distance_from_the_camera_is_smoothed_longer_than_the_direction():
+    """Monocular depth jitters most: with the camera centre given, noise along the line of sight
+    is cut more than by the plain filter, while motion across the view is filtered as before."""
+    rng = np.random.default_rng(0)
+    T = 300
+    path = np.c_[np.sin(np.arange(T) / 20), np.zeros(T), np.full(T, 5.0)]  # across the view, 5 m away
+    noisy = path + np.c_[np.zeros(T), np.zeros(T), rng.normal(0, 0.05, T)]  # 5 cm depth jitter
+    R = np.tile(np.eye(3), (T, 1, 1, 1))
+    _, plain = smooth_motion(R, noisy, 30.0, SMOOTHING_SECONDS["standard"])
+    _, ranged = smooth_motion(R, noisy, 30.0, SMOOTHING_SECONDS["standard"], camera_centre=np.zeros(3))
+    depth_error = lambda p: np.abs(p[10:-10, 2] - 5.0).mean()  # noqa: E731
+    assert depth_error(ranged) < 0.7 * depth_error(plain)  # measured 0.59: sqrt(3) for 3x the width
+    assert np.abs(ranged[10:-10, 0] - path[10:-10, 0]).max() < 0.01

@@ -65,3 +65,52 @@ def test_ground_on_the_sample_clip():
     feet = motion.joint_positions()[:, [names.index(n) for n in ("left_ankle", "right_ankle", "left_foot",
                                                                  "right_foot")], 1]
     assert abs(np.median(feet.min(axis=1))) < 0.05
+
+
+def _two_people():
+    from mocap.motion import Motion
+    from mocap.skeleton import neutral_skeleton
+
+    sk = neutral_skeleton()
+    T = 40
+    turn = Rotation.from_euler("y", 70, degrees=True).as_matrix()
+    rot = np.tile(np.eye(3), (T, 24, 1, 1))
+    rot[:, 0] = turn
+    walk = np.c_[np.linspace(2.0, 3.0, T), np.full(T, 0.9), np.linspace(-4.0, -5.5, T)]
+    a = Motion(fps=30, times=np.arange(T) / 30, rotations=rot, translation=walk, skeleton=sk)
+    b = Motion(fps=30, times=np.arange(5, T + 5) / 30, rotations=rot, translation=walk + [1.0, 0.0, 0.5], skeleton=sk)
+    return {3: a, 7: b}
+
+
+def test_drop_in_puts_the_first_person_at_the_origin_facing_forward_and_keeps_the_scene():
+    from mocap.world import apply_root_motion
+
+    people = _two_people()
+    camera = np.eye(4)
+    moved, world_from_camera = apply_root_motion(people, camera, "drop-in")
+    lead = moved[3]
+    np.testing.assert_allclose(lead.translation[0, [0, 2]], 0.0, atol=1e-12)
+    np.testing.assert_allclose(lead.rotations[0, 0] @ [0, 0, 1.0], [0, 0, 1.0], atol=1e-12)  # faces +Z
+    feet = [lead.skeleton.names.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
+    lowest = np.concatenate([m.joint_positions()[:, feet, 1].min(axis=1) for m in moved.values()])
+    assert np.percentile(lowest, 2) == pytest.approx(0.0, abs=1e-9)
+    # One rigid move for everyone and the camera: distances between people and to the camera stay.
+    before = np.linalg.norm(people[3].translation - people[7].translation, axis=1)
+    after = np.linalg.norm(moved[3].translation - moved[7].translation, axis=1)
+    np.testing.assert_allclose(after, before, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(moved[7].translation - world_from_camera[:3, 3], axis=1),
+                               np.linalg.norm(people[7].translation - camera[:3, 3], axis=1), atol=1e-12)
+
+
+def test_in_place_removes_travel_but_keeps_height_and_turns():
+    from mocap.world import apply_root_motion
+
+    people = _two_people()
+    moved, _ = apply_root_motion(people, np.eye(4), "in-place")
+    for tid, m in moved.items():
+        assert np.ptp(m.translation[:, [0, 2]], axis=0).max() < 1e-12
+        assert np.ptp(m.translation[:, 1]) == pytest.approx(np.ptp(people[tid].translation[:, 1]))
+    same, camera = apply_root_motion(people, np.eye(4), "performer")
+    assert same is people and np.array_equal(camera, np.eye(4))
+    with pytest.raises(ValueError, match="root motion"):
+        apply_root_motion(people, np.eye(4), "moonwalk")

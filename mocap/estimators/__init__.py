@@ -105,12 +105,12 @@ def make_estimator(backend: str, skeleton, static: bool = False, **settings) -> 
 
     ``static``: the images of successive calls are unrelated (different people), so
     nothing is tracked or smoothed from one image to the next. ``settings``: the
-    backend's own (hmr2: checkpoint, device, batch_size, precision).
+    backend's own (hmr2: checkpoint, device, batch_size, precision; both: off_centre).
     """
     if backend == "mediapipe":
         from .mediapipe_pose import MediaPipePose
 
-        return MediaPipePose(skeleton, static=static)
+        return MediaPipePose(skeleton, static=static, off_centre=settings.get("off_centre", True))
     if backend == "hmr2":
         try:
             from .hmr2.estimator import HMR2Estimator

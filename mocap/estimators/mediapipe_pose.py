@@ -43,11 +43,13 @@ class MediaPipePose:
 
     name = "mediapipe"
 
-    def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5, static: bool = False):
+    def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5, static: bool = False,
+                 off_centre: bool = True):
         os.environ.setdefault("GLOG_minloglevel", "2")
         import mediapipe as mp
 
         self.skeleton = skeleton
+        self.off_centre = off_centre
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=static,
             model_complexity=1,
@@ -90,7 +92,7 @@ class MediaPipePose:
         # MediaPipe estimates on its own crop around the person, and orients the landmarks
         # as seen looking straight at it: turn them by the angle between the optical axis
         # and the ray through the person (the mid-hip pixel).
-        if found.any():
+        if found.any() and self.off_centre:
             mid_hip = 0.5 * (pixels[found, L_HIP, :2] + pixels[found, R_HIP, :2])
             world[found] = np.einsum("nij,nkj->nki", ray_rotation(mid_hip, K), world[found])
         return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ...camera import cam_crop_to_full, project, ray_rotation
+from ...camera import cam_crop_to_full, project, ray_rotation, solve_translation
 from ...errors import InputError, MocapError
 from ...skeleton import Skeleton, forward_kinematics
 from .. import Estimates
@@ -106,8 +106,9 @@ class HMR2Estimator:
     name = "hmr2"
 
     def __init__(self, skeleton: Skeleton, checkpoint=None, device: str = "auto", batch_size: int = 32,
-                 precision: str = "auto"):
+                 precision: str = "auto", off_centre: bool = True):
         self.skeleton = skeleton
+        self.off_centre = off_centre
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.batch_size = batch_size
@@ -167,13 +168,21 @@ class HMR2Estimator:
         if n == 0:
             return Estimates(np.zeros(0), np.zeros((0, 24, 3, 3)), np.zeros((0, 3)), np.zeros(0),
                              np.zeros((0, 24, 3)), np.zeros(10))
+        rotations = out["rotations"].astype(np.float64)
         # The SMPL model's origin goes to cam_crop_to_full's translation; the root joint (pelvis)
         # sits at its rest position from there (global orientation turns about the pelvis).
         root = cam_crop_to_full(out["cam"], centres, sizes, K) + self.pelvis
-        rotations = out["rotations"].astype(np.float64)
-        # HMR 2.0 sees each crop as if looking straight at its centre: turn the body by the
-        # angle between the optical axis and the ray through the crop centre.
-        rotations[:, 0] = ray_rotation(centres, K) @ rotations[:, 0]
+        if self.off_centre:
+            crop_pixels = crop_keypoints(rotations, out["cam"], centres, sizes, self.skeleton, self.pelvis,
+                                         self.model.config.focal_length)
+            # HMR 2.0 sees each crop as if looking straight at its centre: turn the body by the
+            # angle between the optical axis and the ray through the crop centre ...
+            rotations[:, 0] = ray_rotation(centres, K) @ rotations[:, 0]
+            # ... and place it so that its own 2D keypoints reproject under the real camera.
+            body, _ = forward_kinematics(rotations, np.zeros((n, 3)), self.skeleton)
+            solved = solve_translation(body, crop_pixels, np.ones(body.shape[:2]), K)
+            ok = np.all(np.isfinite(solved), axis=1) & (solved[:, 2] > 0)
+            root[ok] = solved[ok]
         joints, _ = forward_kinematics(rotations, root, self.skeleton)
         pixels = project(joints, K)
         keypoints = np.concatenate([pixels, np.ones((n, pixels.shape[1], 1))], axis=2)
@@ -182,6 +191,27 @@ class HMR2Estimator:
 
     def close(self) -> None:
         pass
+
+
+def crop_keypoints(rotations: np.ndarray, cam: np.ndarray, centres: np.ndarray, sizes: np.ndarray,
+                   skeleton: Skeleton, pelvis: np.ndarray, crop_focal: float = 5000.0, crop_size: int = 256
+                   ) -> np.ndarray:
+    """HMR 2.0's 2D keypoints, in full-image pixels: its joints seen by its own crop camera
+    (focal ``crop_focal`` pixels for a ``crop_size`` crop, looking at the crop centre, the body
+    at (tx, ty, 2 f / (crop_size s)) from the SMPL origin), mapped back from the crop.
+
+    Args:
+        rotations: (N, J, 3, 3) as predicted (global orientation in the crop camera);
+        cam: (N, 3) s, tx, ty; centres: (N, 2) and sizes (N,) of the square crops, pixels;
+        pelvis: (3,) the rest root position from the SMPL origin.
+    Returns:
+        (N, J, 2) pixels.
+    """
+    s, tx, ty = (np.asarray(cam, float)[:, i] for i in range(3))
+    t = np.stack([tx, ty, 2 * crop_focal / (crop_size * s + 1e-9)], axis=1)
+    joints, _ = forward_kinematics(rotations, t + pelvis, skeleton)  # (N, J, 3) crop camera
+    in_crop = crop_focal * joints[..., :2] / joints[..., 2:3]  # crop pixels from the centre
+    return centres[:, None, :] + in_crop * (np.asarray(sizes, float) / crop_size)[:, None, None]
 
 
 def _rest_pelvis(body: dict) -> np.ndarray:
