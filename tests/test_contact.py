@@ -1,17 +1,12 @@
 """Foot contact detection and foot-skate cleanup (issue 5, test c), on real CMU motion."""
 
-from pathlib import Path
-
 import numpy as np
-import pytest
-from scipy.spatial.transform import Rotation
 
+from conftest import cmu_motion, estimator_noise
 from mocap.contact import CONTACT_JOINTS, STRICT, detect_contacts, lock_feet, two_bone_ik
 from mocap.metrics import CMU_TO_SMPL, foot_sliding, pa_mpjpe, select_joints
 from mocap.skeleton import Skeleton, forward_kinematics
 from mocap.smooth import SMOOTHING_SECONDS, smooth_motion
-
-CMU_BVH = Path("/usr/share/assimp/models/BVH/01_01.bvh")
 
 
 def test_two_bone_ik_reaches_the_target_and_keeps_bone_lengths_and_bend_plane():
@@ -39,13 +34,8 @@ def test_two_bone_ik_reaches_the_target_and_keeps_bone_lengths_and_bend_plane():
 
 def _cmu_walk():
     """CMU 01_01 at 30 fps with SMPL names on the leg joints (what lock_feet works on)."""
-    if not CMU_BVH.exists():
-        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
-
-    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
-    skel = Skeleton(tuple(CMU_TO_SMPL.get(n, n) for n in skel.names), skel.parents, skel.rest_offsets)
-    return skel, fps / 4, rot[::4][:400], root[::4][:400]
+    skel, fps, rot, root = cmu_motion(400)
+    return Skeleton(tuple(CMU_TO_SMPL.get(n, n) for n in skel.names), skel.parents, skel.rest_offsets), fps, rot, root
 
 
 def test_contacts_found_on_the_noisy_estimate_match_the_true_ones():
@@ -53,19 +43,11 @@ def test_contacts_found_on_the_noisy_estimate_match_the_true_ones():
     feet = [skel.names.index(n) for n in CONTACT_JOINTS]
     truth = detect_contacts(forward_kinematics(rot, root, skel)[0][:, feet], fps, **STRICT)
     assert 0.5 < truth.mean() < 0.9  # a walk with jumps: feet planted most of the time, not always
-    noisy, noisy_root = _noisy(rot, root)
+    noisy, noisy_root = estimator_noise(rot, root)
     smoothed = smooth_motion(noisy, noisy_root, fps, SMOOTHING_SECONDS["standard"])
     found = detect_contacts(forward_kinematics(*smoothed, skel)[0][:, feet], fps)
     assert (found & truth).sum() / found.sum() > 0.95  # precision
     assert (found & truth).sum() / truth.sum() > 0.95  # recall
-
-
-def _noisy(rot, root):
-    """Per-frame noise like a per-frame estimator's (0.5 degree per joint, 1 cm on the root)."""
-    rng = np.random.default_rng(0)
-    T, J = rot.shape[:2]
-    noise = Rotation.from_rotvec(rng.normal(0, np.radians(0.5), (T * J, 3))).as_matrix().reshape(T, J, 3, 3)
-    return rot @ noise, root + rng.normal(0, 0.01, root.shape)
 
 
 def test_foot_lock_stops_sliding_on_the_noisy_cmu_walk_without_pops():
@@ -77,7 +59,7 @@ def test_foot_lock_stops_sliding_on_the_noisy_cmu_walk_without_pops():
     feet = [skel.names.index(n) for n in CONTACT_JOINTS]
     truth = forward_kinematics(rot, root, skel)[0]
     contacts = detect_contacts(truth[:, feet], fps, **STRICT)
-    smoothed, smoothed_root = smooth_motion(*_noisy(rot, root), fps, SMOOTHING_SECONDS["standard"])
+    smoothed, smoothed_root = smooth_motion(*estimator_noise(rot, root), fps, SMOOTHING_SECONDS["standard"])
     locked, found = lock_feet(smoothed, smoothed_root, skel, fps)
     before = forward_kinematics(smoothed, smoothed_root, skel)[0]
     after = forward_kinematics(locked, smoothed_root, skel)[0]

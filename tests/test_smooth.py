@@ -1,16 +1,13 @@
 """Temporal smoothing on rotations (quaternions, zero-phase), checked on real CMU motion."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from conftest import cmu_motion, estimator_noise
 from mocap.metrics import CMU_TO_SMPL, accel_error, pa_mpjpe, select_joints
 from mocap.skeleton import forward_kinematics
 from mocap.smooth import SMOOTHING_SECONDS, continuous_quaternions, smooth_motion
-
-CMU_BVH = Path("/usr/share/assimp/models/BVH/01_01.bvh")
 
 
 def test_quaternions_stay_on_one_hemisphere_through_a_full_turn():
@@ -39,16 +36,8 @@ def test_standard_smoothing_cuts_acceleration_error_on_noisy_cmu_motion():
     """Real CMU motion (Debian assimp-testmodels' 01_01), 30 fps, with per-frame noise like a
     per-frame estimator's (0.5 degree per joint, 1 cm on the root: ~21 mm/frame² of
     acceleration error, HMR 2.0's is ~18). Measured: 21.3 -> 4.8 mm/frame², PA-MPJPE 5.9 -> 5.0 mm."""
-    if not CMU_BVH.exists():
-        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
-
-    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
-    rot, root, fps = rot[::4][:400], root[::4][:400], fps / 4
-    rng = np.random.default_rng(0)
-    T, J = rot.shape[:2]
-    noise = Rotation.from_rotvec(rng.normal(0, np.radians(0.5), (T * J, 3))).as_matrix().reshape(T, J, 3, 3)
-    noisy, noisy_root = rot @ noise, root + rng.normal(0, 0.01, root.shape)
+    skel, fps, rot, root = cmu_motion(400)
+    noisy, noisy_root = estimator_noise(rot, root)
 
     def joints(r, t):
         return select_joints(forward_kinematics(r, t, skel)[0], skel.names, CMU_TO_SMPL)
@@ -64,13 +53,9 @@ def test_front_back_flips_are_replaced_not_smeared():
     """A per-frame estimator sometimes sees a body from behind as facing the camera: the root
     turned 180 degrees for a frame or two. Rejected and refilled before smoothing, those frames
     come back to within a few degrees; smoothing alone would smear each flip over its neighbours."""
-    if not CMU_BVH.exists():
-        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
     from mocap.smooth import fill_gaps, outlier_frames
 
-    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
-    rot, root, fps = rot[::4][:300], root[::4][:300], fps / 4
+    skel, fps, rot, root = cmu_motion(300)
     times = np.arange(len(rot)) / fps
     flipped = rot.copy()
     bad = np.array([40, 41, 100, 180, 181, 250])
@@ -91,17 +76,10 @@ def test_front_back_flips_are_replaced_not_smeared():
 def test_one_euro_is_causal_and_cuts_jitter():
     """The streaming filter: an output frame never depends on later frames, and on noisy CMU
     motion it cuts the acceleration error at least 2x (measured 21.3 -> 8.5 mm/frame²)."""
-    if not CMU_BVH.exists():
-        pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
     from mocap.smooth import one_euro_motion
 
-    skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
-    rot, root, fps = rot[::4][:300], root[::4][:300], fps / 4
-    rng = np.random.default_rng(0)
-    T, J = rot.shape[:2]
-    noise = Rotation.from_rotvec(rng.normal(0, np.radians(0.5), (T * J, 3))).as_matrix().reshape(T, J, 3, 3)
-    noisy, noisy_root = rot @ noise, root + rng.normal(0, 0.01, root.shape)
+    skel, fps, rot, root = cmu_motion(300)
+    noisy, noisy_root = estimator_noise(rot, root)
     filtered, filtered_root = one_euro_motion(noisy, noisy_root, fps, SMOOTHING_SECONDS["standard"])
     changed = noisy.copy()
     changed[200:] = np.eye(3)  # the future changes...
