@@ -30,7 +30,7 @@ def _on_signal(signum, _frame):
 @click.version_option(__version__, "-V", "--version", prog_name="mocap")
 @click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
 def cli(debug):
-    """Turn ordinary video of people into skeletal animation (FBX, BVH, NPZ).
+    """Turn ordinary video of people into skeletal animation (FBX, BVH, glTF, NPZ).
 
     \b
     Typical use:
@@ -62,7 +62,7 @@ def _tracking_options(f):
 @click.argument("video", type=click.Path(dir_okay=False, path_type=str))
 @click.option("-o", "--out", "outs", type=click.Path(dir_okay=False, path_type=str), multiple=True,
               help="Output file; the format follows the extension: .fbx (Blender FBX), .bvh "
-                   "(centimetres, Y-up), .npz (AMASS-style). Repeat for several formats from one "
+                   "(centimetres, Y-up), .glb/.gltf (glTF 2.0), .npz (AMASS-style). Repeat for several formats from one "
                    "capture. Default: VIDEO's name with .fbx, in the current folder.")
 @click.option("--backend", type=click.Choice(["mediapipe", "hmr2"]), default="mediapipe", show_default=True,
               help="Body estimator. mediapipe: MediaPipe Pose, runs offline on a CPU. hmr2: 4D-Humans' "

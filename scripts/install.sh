@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install mocap into ./.venv (created if missing) on a fresh Debian/Ubuntu machine.
 #   scripts/install.sh          the tool itself
-#   scripts/install.sh --test   also what the test suite needs (pytest, Debian's assimp and opencv-doc)
+#   scripts/install.sh --test   also what the test suite needs (pytest, Debian's assimp and opencv-doc,
+#                               Khronos' gltf-validator from npm)
 # Idempotent: rerunning only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,7 @@ apt_install libxrender1 libxi6 libxxf86vm1 libxfixes3 libxkbcommon0 libsm6 libgl
 if ((want_test)); then
   # assimp: an independent FBX reader for the export tests; opencv-doc: vtest.avi, real
   # footage of people walking for the detection and tracking tests.
-  apt_install assimp-utils opencv-doc
+  apt_install assimp-utils opencv-doc nodejs npm
 fi
 
 [[ -x .venv/bin/python ]] || "$PY" -m venv .venv
@@ -45,6 +46,8 @@ if ((want_test)); then
     .venv/bin/python -m pip install -q torch==2.13.0 ||
     .venv/bin/python -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu
   .venv/bin/python -m pip install -q -e ".[test]"
+  # Khronos' glTF validator (npm), run by the glTF export tests through node.
+  [[ -d .venv/node/node_modules/gltf-validator ]] || npm install --silent --prefix .venv/node gltf-validator@2.0.0-dev.3.10
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -5,8 +5,10 @@ so they compare directly with :func:`mocap.skeleton.forward_kinematics`:
 
 - :func:`blender_import_fbx` / :func:`blender_import_bvh`: Blender's own
   importers (``bpy``), posed frame by frame.
+- :func:`blender_import_gltf`: Blender's glTF importer.
 - :func:`assimp_info` / :func:`assimp_animation`: the ``assimp`` command line
   tool (an FBX reader unrelated to Blender), through its JSON dump.
+- :func:`gltf_validate`: Khronos' glTF validator (npm ``gltf-validator``, run by node).
 
 ``bpy`` is one process-wide session: every Blender reader starts from
 ``read_factory_settings(use_empty=True)``.
@@ -92,6 +94,15 @@ def blender_import_bvh(path, global_scale: float) -> ImportedAnimation:
     return anim
 
 
+def blender_import_gltf(path) -> dict[str, ImportedAnimation]:
+    """Import a .glb/.gltf with Blender's default options; armature name -> animation, sampled
+    at every key (Blender places key times in seconds at its scene rate, 24 fps by default)."""
+    bpy = blender_reset()
+    result = bpy.ops.import_scene.gltf(filepath=str(path))
+    assert "FINISHED" in result, result
+    return _sample_armatures(bpy)
+
+
 def _sample_armatures(bpy) -> dict[str, ImportedAnimation]:
     scene = bpy.context.scene
     fps = scene.render.fps / scene.render.fps_base
@@ -113,6 +124,22 @@ def _sample_armatures(bpy) -> dict[str, ImportedAnimation]:
         world = heads.reshape(len(frames), len(names), 3) @ mw[:3, :3].T + mw[:3, 3]
         out[obj.name] = ImportedAnimation(names, frames, fps, world @ ZUP_TO_YUP.T, mw)
     return out
+
+
+# --- Khronos glTF validator ----------------------------------------------------
+
+GLTF_VALIDATOR = Path(__file__).resolve().parents[1] / ".venv/node/node_modules/gltf-validator"
+
+
+def gltf_validate(path) -> dict:
+    """Khronos' validator report on a glTF file: {"numErrors", "numWarnings", "messages": [...]}."""
+    node = shutil.which("node")
+    if node is None or not GLTF_VALIDATOR.is_dir():
+        pytest.skip("node or gltf-validator missing (scripts/install.sh --test installs them)")
+    proc = subprocess.run([node, str(Path(__file__).with_name("gltf_validate.js")), str(GLTF_VALIDATOR), str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)["issues"]
 
 
 # --- assimp -------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Exporters: a :class:`~mocap.motion.Scene` to ``.fbx``, ``.bvh`` or ``.npz``.
+"""Exporters: a :class:`~mocap.motion.Scene` to ``.fbx``, ``.bvh``, ``.npz``, ``.glb`` or ``.gltf``.
 
 The output suffix picks the format. Every writer goes through
 :func:`mocap.fileio.atomic_output`: the file appears complete or not at all,
@@ -13,7 +13,7 @@ from ..errors import OutputError
 from ..fileio import check_writable
 from ..motion import Scene
 
-FORMATS: tuple[str, ...] = (".fbx", ".bvh", ".npz")
+FORMATS: tuple[str, ...] = (".fbx", ".bvh", ".npz", ".glb", ".gltf")
 
 
 def _format_of(path: Path) -> str:
@@ -49,6 +49,7 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False) -> list[Pa
       several people raises :class:`OutputError` - write each person separately
       with :func:`mocap.export.bvh.write_bvh`.
     - ``.npz``: :func:`mocap.motion.save_npz` (AMASS keys + every person).
+    - ``.glb`` / ``.gltf``: glTF 2.0, every person a skinned joint hierarchy ``person<ID>``.
 
     With ``split`` every person goes to a file of their own (:func:`split_paths`).
 
@@ -67,6 +68,10 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False) -> list[Pa
         from .fbx import write_fbx
 
         write_fbx(scene, path)
+    elif fmt in (".glb", ".gltf"):
+        from .gltf import write_gltf
+
+        write_gltf(scene, path)
     elif fmt == ".bvh":
         from .bvh import write_bvh
 

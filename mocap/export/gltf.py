@@ -1,0 +1,83 @@
+"""glTF 2.0 writer (``.glb`` binary, or ``.gltf`` with the buffer embedded) through pygltflib.
+
+Each person is a node ``person<ID>`` holding their joint nodes (``person<ID>:pelvis``, ...),
+a skin over those joints with inverse bind matrices, and channels in one animation
+``mocap``: every joint's rotation, the root joint's translation. glTF's own
+conventions are ours: Y-up, metres, seconds, quaternions (x, y, z, w). Key times
+are the video's (seconds from its start).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..fileio import atomic_output
+from ..motion import Scene
+
+FLOAT, UNSIGNED_SHORT = 5126, 5123  # glTF componentType codes
+
+
+def write_gltf(scene: Scene, path: str | Path) -> None:
+    """Write every person of ``scene`` to ``path`` (``.glb`` or ``.gltf``), atomically."""
+    import pygltflib as gl
+
+    from ..smooth import continuous_quaternions
+
+    path = Path(path)
+    blob = bytearray()
+    doc = gl.GLTF2(asset=gl.Asset(generator="mocap", version="2.0"), scene=0)
+    animation = gl.Animation(name="mocap")
+
+    def accessor(data: np.ndarray, kind: str, bounds: bool = False) -> int:
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        while len(blob) % 4:
+            blob.append(0)
+        doc.bufferViews.append(gl.BufferView(buffer=0, byteOffset=len(blob), byteLength=data.nbytes))
+        blob.extend(data.tobytes())
+        extra = {"min": data.reshape(len(data), -1).min(axis=0).tolist(),
+                 "max": data.reshape(len(data), -1).max(axis=0).tolist()} if bounds else {}
+        doc.accessors.append(gl.Accessor(bufferView=len(doc.bufferViews) - 1, componentType=FLOAT,
+                                         count=len(data), type=kind, **extra))
+        return len(doc.accessors) - 1
+
+    roots = []
+    for tid in sorted(scene.motions):
+        motion = scene.motions[tid]
+        sk = motion.skeleton
+        first = len(doc.nodes)  # joint j is node first + 1 + j; the person's node comes first
+        doc.nodes.append(gl.Node(name=f"person{tid}", children=[first + 1]))
+        roots.append(first)
+        for j, name in enumerate(sk.names):
+            children = [first + 1 + c for c in sk.children(j)]
+            doc.nodes.append(gl.Node(name=f"person{tid}:{name}", translation=sk.rest_offsets[j].tolist(),
+                                     children=children or None))
+        rest = sk.rest_positions()
+        inverse_bind = np.tile(np.eye(4), (sk.num_joints, 1, 1))
+        inverse_bind[:, :3, 3] = -rest  # rest pose has no rotations: undo the joint's rest position
+        doc.skins.append(gl.Skin(name=f"person{tid}", skeleton=first + 1,
+                                 joints=list(range(first + 1, first + 1 + sk.num_joints)),
+                                 inverseBindMatrices=accessor(np.swapaxes(inverse_bind, 1, 2), "MAT4")))
+        # Times in seconds; glTF wants them increasing, which a motion's are.
+        times = accessor(motion.times[:, None], "SCALAR", bounds=True)
+        q = continuous_quaternions(motion.rotations)  # (T, J, 4) x, y, z, w
+        for j in range(sk.num_joints):
+            _channel(doc, animation, gl, times, accessor(q[:, j], "VEC4"), first + 1 + j, "rotation")
+        _channel(doc, animation, gl, times, accessor(motion.translation, "VEC3"), first + 1, "translation")
+    doc.scenes.append(gl.Scene(name=scene.source or "mocap", nodes=roots))
+    doc.animations.append(animation)
+    doc.buffers.append(gl.Buffer(byteLength=len(blob)))
+    doc.set_binary_blob(bytes(blob))
+    with atomic_output(path) as tmp:
+        if path.suffix.lower() == ".glb":
+            doc.save_binary(str(tmp))
+        else:
+            doc.convert_buffers(gl.BufferFormat.DATAURI)  # one self-contained file
+            doc.save_json(str(tmp))
+
+
+def _channel(doc, animation, gl, times: int, values: int, node: int, path: str) -> None:
+    animation.samplers.append(gl.AnimationSampler(input=times, output=values, interpolation="LINEAR"))
+    animation.channels.append(gl.AnimationChannel(sampler=len(animation.samplers) - 1,
+                                                  target=gl.AnimationChannelTarget(node=node, path=path)))
