@@ -58,8 +58,9 @@ def detect_contacts(positions: np.ndarray, fps: float, max_height: float = MAX_H
         return np.zeros(positions.shape[:2], bool)
     window = max(3, int(round(window_seconds * fps)) | 1)
     y = positions[..., 1]
-    low = uniform_filter1d(minimum_filter1d(y, window, axis=0, mode="nearest"), window, axis=0, mode="nearest")
-    low = np.minimum(low, minimum_filter1d(y, window, axis=0, mode="nearest") + max_height / 2)
+    lowest = minimum_filter1d(y, window, axis=0, mode="nearest")
+    # Averaged so the level does not step, but never more than half the threshold above the lowest.
+    low = np.minimum(uniform_filter1d(lowest, window, axis=0, mode="nearest"), lowest + max_height / 2)
     step = np.linalg.norm(np.gradient(positions, axis=0), axis=-1) * fps  # (T, F) m/s, central differences
     planted = (y - low < max_height) & (step < max_speed)
     n = max(1, int(round(min_seconds * fps)))
