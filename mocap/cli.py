@@ -13,6 +13,7 @@ import sys
 import traceback
 
 import click
+import numpy as np
 
 from . import __version__
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MocapError
@@ -56,6 +57,50 @@ def _tracking_options(f):
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _export_options(f):
+    """The options that shape the files written, shared by `run` and `export`."""
+    options = [
+        click.option("--rig", type=click.Choice(["smpl", "mixamo", "ue5", "rigify"]), default=None,
+                     help="Skeleton to write: smpl (SMPL's 24 joints, the default), mixamo, ue5 (UE5 "
+                          "mannequin), rigify (Rigify meta-rig names). See mocap/rigs/*.json."),
+        click.option("--rig-file", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help="Retarget onto your own skeleton, read from a character file (.fbx, .glb, "
+                          ".gltf, .bvh) or a rig .json like mocap/rigs/*.json; bones are matched to "
+                          "SMPL joints by name."),
+        click.option("--rig-map", type=click.Path(dir_okay=False, path_type=str), default=None,
+                     help='A JSON file {"bone": "smpl joint" or null} overriding the automatic bone '
+                          "mapping of --rig-file (or the built-in one of --rig)."),
+        click.option("--target", type=click.Choice(["blender", "unreal", "unity", "maya"]), default=None,
+                     help="Axes and units for this application: blender (Z up, m), unreal (Z up, cm), "
+                          "unity (Y up, m), maya (Y up, cm). --up/--units override it."),
+        click.option("--up", type=click.Choice(["y", "z"]), default=None,
+                     help="Up axis of FBX, BVH and USD files [default: y]. glTF and .npz are always Y up."),
+        click.option("--units", type=click.Choice(["m", "cm"]), default=None,
+                     help="Length unit of FBX, BVH and USD files [default: m; BVH: cm]. glTF and .npz "
+                          "are always metres."),
+        click.option("--reference-pose", type=click.Choice(["t", "a", "none"]), default="none",
+                     show_default=True,
+                     help="Put one frame of a T-pose or A-pose before the motion (for retargeting "
+                          "tools that need a reference frame)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose):
+    """ExportOptions from the CLI options; the rig is loaded now, before any long work."""
+    from .export import ExportOptions
+    from .rigs import load_rig
+
+    if rig and rig_file:
+        raise click.BadParameter("give --rig or --rig-file, not both", param_hint="--rig-file")
+    if rig_map and not (rig_file or rig):
+        raise click.BadParameter("a mapping goes with --rig-file (or --rig)", param_hint="--rig-map")
+    loaded = load_rig(rig_file or rig, rig_map) if (rig_file or rig) else None
+    return ExportOptions(rig=loaded, up=up, units=units, target=target, reference_pose=reference_pose)
 
 
 @cli.command("run")
@@ -112,6 +157,7 @@ def _tracking_options(f):
 @click.option("--person", "persons", default="all", show_default=True,
               help="Who to capture: all, largest, or track ids like 3,5 (see `mocap track`).")
 @click.option("--split", is_flag=True, help="One output file per person: anim_person3.fbx, ...")
+@_export_options
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the video with each person's box, id and skeleton drawn on it (.mp4).")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
@@ -123,7 +169,8 @@ def _tracking_options(f):
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
 def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, causal, foot_lock, root_motion,
             ground, focal, lens_mm, sensor_mm, fov, start, end, detector, detector_weights, detect_fps, min_seconds,
-            persons, split, preview, workers, progress_kind):
+            persons, split, rig, rig_file, rig_map, target, up, units, reference_pose, preview, workers,
+            progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
 
     Everyone seen for --min-seconds is captured, each as an armature named by track
@@ -140,6 +187,7 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
     if sensor_mm is not None and lens_mm is None:
         raise click.BadParameter("give the lens too (--lens-mm)", param_hint="--sensor-mm")
     outs = list(outs) or [Path(video).with_suffix(".fbx").name]
+    export = _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose)
     progress = make_progress(progress_kind)
     try:
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
@@ -148,7 +196,8 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
                                           persons=persons, split=split, preview=preview, checkpoint=checkpoint,
                                           smpl=smpl, smoothing=smoothing, ground=ground, foot_lock=foot_lock, causal=causal,
                                           root_motion=root_motion, lens_mm=lens_mm, sensor_mm=sensor_mm,
-                                          device=device, batch_size=batch_size, precision=precision), progress)
+                                          device=device, batch_size=batch_size, precision=precision,
+                                          export=export), progress)
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]
@@ -228,6 +277,41 @@ def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, s
                err=progress_kind != "json")
 
 
+@cli.command("export")
+@click.argument("motion", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--out", "outs", type=click.Path(dir_okay=False, path_type=str), multiple=True, required=True,
+              help="Output file: .fbx, .bvh, .glb/.gltf, .usd/.usda/.usdc or .npz (repeat for several).")
+@click.option("--person", "persons", default="all", show_default=True,
+              help="Who to write: all, or track ids like 3,5.")
+@click.option("--split", is_flag=True, help="One output file per person: anim_person3.fbx, ...")
+@click.option("--bvh-units", default="cm", show_default=True,
+              help="Length unit of a .bvh MOTION: cm, m, or metres per unit (0.056444 for CMU's).")
+@_export_options
+def export_cmd(motion, outs, persons, split, bvh_units, rig, rig_file, rig_map, target, up, units,
+               reference_pose):
+    """Convert MOTION (a .npz from `mocap run`, or a .bvh) to other formats, rigs, axes or
+    units, without capturing again."""
+    from .export import check_output_path, export_scene
+    from .motion import load_motion_file
+
+    for out in outs:
+        check_output_path(out)
+    export = _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose)
+    scene = load_motion_file(motion, _length_unit(bvh_units, "--bvh-units"))
+    if persons != "all":
+        try:
+            wanted = {int(t) for t in persons.split(",")}
+        except ValueError:
+            raise click.BadParameter("all, or track ids like 3,5", param_hint="--person") from None
+        missing = wanted - set(scene.motions)
+        if missing:
+            raise click.BadParameter(f"{motion} has no person {', '.join(map(str, sorted(missing)))} (it has "
+                                     f"{', '.join(map(str, sorted(scene.motions)))})", param_hint="--person")
+        scene.motions = {tid: m for tid, m in scene.motions.items() if tid in wanted}
+    written = [p for out in outs for p in export_scene(scene, out, split=split, options=export)]
+    click.echo(f"wrote {', '.join(map(str, written))}", err=True)
+
+
 @cli.group("models", invoke_without_command=True)
 @click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also look for the HMR 2.0 checkpoint here.")
@@ -273,13 +357,20 @@ def eval_cmd(pred, gt, gt_units):
     """
     from .metrics import evaluate_files, format_table
 
+    click.echo(format_table(evaluate_files(pred, gt, _length_unit(gt_units, "--gt-units"))))
+
+
+def _length_unit(text: str, option: str) -> str | float:
+    """ "cm", "m", or a positive number of metres per unit."""
+    if text in ("cm", "m"):
+        return text
     try:
-        units = float(gt_units)
+        value = float(text)
     except ValueError:
-        if gt_units not in ("cm", "m"):
-            raise click.BadParameter("cm, m or a number", param_hint="--gt-units") from None
-        units = gt_units
-    click.echo(format_table(evaluate_files(pred, gt, units)))
+        value = -1.0
+    if not np.isfinite(value) or value <= 0:
+        raise click.BadParameter("cm, m or a positive number of metres per unit", param_hint=option)
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -296,20 +296,10 @@ def motion_as_ground_truth(path, units: str | float = "cm") -> dict:
     """A motion file (``.npz`` from mocap or AMASS, or ``.bvh``) as ground truth for
     :func:`evaluate_motion`: its first person's world joints, compared in the world frame
     (Y-up), so ``world_from_camera`` is the identity."""
-    from pathlib import Path
+    from .motion import load_motion_file
 
-    if Path(path).suffix.lower() == ".bvh":
-        from .export.bvh import read_bvh
-        from .skeleton import forward_kinematics
-
-        skeleton, fps, rotations, root = read_bvh(path, units)
-        joints, names = forward_kinematics(rotations, root, skeleton)[0], skeleton.names
-        times = np.arange(len(joints)) / fps
-    else:
-        from .motion import load_npz
-
-        motion = next(iter(load_npz(path).motions.values()))
-        joints, names, times = motion.joint_positions(), motion.skeleton.names, motion.times
+    motion = next(iter(load_motion_file(path, units).motions.values()))
+    joints, names, times = motion.joint_positions(), motion.skeleton.names, motion.times
     return {"times": times, "joints_camera": joints, "joint_names": np.array(names), "world_from_camera": np.eye(4)}
 
 

@@ -25,7 +25,7 @@ from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
 from .estimators import BATCHED, CROPS, CropSpec, Estimates, make_estimator
-from .export import check_output_path, export_scene
+from .export import ExportOptions, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
@@ -69,6 +69,7 @@ class RunOptions:
     device: str = "auto"  # hmr2: auto, cpu, cuda, cuda:N
     batch_size: int = 32  # hmr2: crops per network call
     precision: str = "auto"  # hmr2: auto (bf16 on a GPU), fp32, bf16, fp16
+    export: ExportOptions | None = None  # rig, axes, units, reference pose of the files written
 
 
 @dataclass
@@ -558,7 +559,7 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
     progress.start("export", len(out_paths))
     outputs = []
     for path in out_paths:
-        outputs += export_scene(scene, path, split=options.split)
+        outputs += export_scene(scene, path, split=options.split, options=options.export)
         progress.advance("export")
     progress.finish("export")
     t = timer.add("export", t)

@@ -24,38 +24,6 @@ SMPL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = 24
 JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 
-# A licence-clean neutral rest skeleton (our own anthropometric estimates for a
-# ~1.72 m adult, not derived from SMPL data). Row j is joint j's offset from its
-# parent in the rest T-pose; row 0 is the pelvis position above the floor point
-# between the feet, so the armature's origin sits on the ground.
-_NEUTRAL_REST_OFFSETS = np.array([
-    [0.000, 0.950, 0.000],   # pelvis
-    [0.090, -0.080, 0.000],  # left_hip
-    [-0.090, -0.080, 0.000], # right_hip
-    [0.000, 0.110, -0.020],  # spine1
-    [0.010, -0.400, 0.000],  # left_knee
-    [-0.010, -0.400, 0.000], # right_knee
-    [0.000, 0.130, 0.000],   # spine2
-    [0.000, -0.410, -0.030], # left_ankle
-    [0.000, -0.410, -0.030], # right_ankle
-    [0.000, 0.060, 0.020],   # spine3
-    [0.000, -0.050, 0.130],  # left_foot
-    [0.000, -0.050, 0.130],  # right_foot
-    [0.000, 0.200, -0.020],  # neck
-    [0.070, 0.110, -0.010],  # left_collar
-    [-0.070, 0.110, -0.010], # right_collar
-    [0.000, 0.090, 0.040],   # head
-    [0.110, 0.030, -0.010],  # left_shoulder
-    [-0.110, 0.030, -0.010], # right_shoulder
-    [0.270, 0.000, 0.000],   # left_elbow
-    [-0.270, 0.000, 0.000],  # right_elbow
-    [0.250, 0.000, 0.000],   # left_wrist
-    [-0.250, 0.000, 0.000],  # right_wrist
-    [0.090, 0.000, 0.000],   # left_hand
-    [-0.090, 0.000, 0.000],  # right_hand
-])  # fmt: skip
-
-
 @dataclass(frozen=True)
 class Skeleton:
     """A joint hierarchy with rest offsets.
@@ -92,8 +60,19 @@ class Skeleton:
 
 
 def neutral_skeleton() -> Skeleton:
-    """The built-in SMPL-24 rest skeleton used when no SMPL body model is given."""
-    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, _NEUTRAL_REST_OFFSETS.copy())
+    """The built-in SMPL-24 rest skeleton used when no SMPL body model is given.
+
+    A licence-clean neutral T-pose (our own anthropometric estimates for a ~1.72 m
+    adult, not derived from SMPL data), kept in ``mocap/rigs/smpl.json``. The root's
+    offset is the pelvis' height above the floor point between the feet, so the
+    armature's origin sits on the ground.
+    """
+    from .rigs import builtin_rig
+
+    skeleton = builtin_rig("smpl").skeleton
+    if skeleton.names != SMPL_JOINT_NAMES or skeleton.parents != SMPL_PARENTS:
+        raise ValueError("mocap/rigs/smpl.json does not have SMPL's joints in SMPL's order")
+    return skeleton
 
 
 def skeleton_for_body(betas: np.ndarray | None = None, body_model: dict | None = None) -> Skeleton:

@@ -5,7 +5,8 @@ so they compare directly with :func:`mocap.skeleton.forward_kinematics`:
 
 - :func:`blender_import_fbx` / :func:`blender_import_bvh`: Blender's own
   importers (``bpy``), posed frame by frame.
-- :func:`blender_import_gltf`: Blender's glTF importer.
+- :func:`blender_import_gltf` / :func:`blender_import_usd`: Blender's glTF and USD importers.
+- :func:`usd_validate`: OpenUSD's validators (``usdchecker``'s checks).
 - :func:`assimp_info` / :func:`assimp_animation`: the ``assimp`` command line
   tool (an FBX reader unrelated to Blender), through its JSON dump.
 - :func:`gltf_validate`: Khronos' glTF validator (npm ``gltf-validator``, run by node).
@@ -75,9 +76,9 @@ def blender_import_fbx(path) -> dict[str, ImportedAnimation]:
     return _sample_armatures(bpy)
 
 
-def blender_import_bvh(path, global_scale: float) -> ImportedAnimation:
-    """Import a Y-up BVH (``global_scale`` = metres per file unit) the way a user
-    would, taking the file's frame rate; sampled at every key."""
+def blender_import_bvh(path, global_scale: float, up: str = "y") -> ImportedAnimation:
+    """Import a BVH (``global_scale`` = metres per file unit, ``up`` its up axis) the
+    way a user would, taking the file's frame rate; sampled at every key."""
     bpy = blender_reset()
     result = bpy.ops.import_anim.bvh(
         filepath=str(path),
@@ -86,8 +87,7 @@ def blender_import_bvh(path, global_scale: float) -> ImportedAnimation:
         update_scene_fps=True,
         update_scene_duration=True,
         rotate_mode="NATIVE",
-        axis_forward="-Z",
-        axis_up="Y",
+        **({"axis_forward": "-Z", "axis_up": "Y"} if up == "y" else {"axis_forward": "Y", "axis_up": "Z"}),
     )
     assert "FINISHED" in result, result
     (anim,) = _sample_armatures(bpy).values()
@@ -101,6 +101,26 @@ def blender_import_gltf(path) -> dict[str, ImportedAnimation]:
     result = bpy.ops.import_scene.gltf(filepath=str(path))
     assert "FINISHED" in result, result
     return _sample_armatures(bpy)
+
+
+def blender_import_usd(path) -> dict[str, ImportedAnimation]:
+    """Import a USD file with Blender's default options (unit and up-axis conversion on);
+    the armature's parent (the ``SkelRoot``, ``person<ID>``) name -> animation."""
+    bpy = blender_reset()
+    result = bpy.ops.wm.usd_import(filepath=str(path))
+    assert "FINISHED" in result, result
+    parents = {o.name: o.parent.name for o in bpy.context.scene.objects if o.type == "ARMATURE"}
+    return {parents[name]: anim for name, anim in _sample_armatures(bpy).items()}
+
+
+def usd_validate(path) -> list[str]:
+    """Errors from OpenUSD's validators (every registered one; what ``usdchecker`` runs)."""
+    UsdValidation = pytest.importorskip("pxr.UsdValidation")
+    from pxr import Usd
+
+    stage = Usd.Stage.Open(str(path))
+    context = UsdValidation.ValidationContext(UsdValidation.ValidationRegistry().GetOrLoadAllValidators())
+    return [e.GetErrorAsString() for e in context.Validate(stage)]
 
 
 def _sample_armatures(bpy) -> dict[str, ImportedAnimation]:

@@ -143,3 +143,45 @@ def test_camera_options_are_checked_before_any_work(tmp_path):
     line = _one_error_line(_run("run", str(video), "--root-motion", "moonwalk", "--out", str(tmp_path / "a.npz")), 2)
     assert "--root-motion" in line
     assert not (tmp_path / "a.npz").exists()
+
+
+def test_export_converts_a_motion_file_without_capturing(tmp_path):
+    """`mocap export`: a saved .npz to several formats on the UE5 rig for Unreal; the .npz
+    written back on that rig holds the same joints as the FBX."""
+    from mocap.export import ExportOptions, export_scene, prepare_scene
+    from mocap.motion import Scene, load_npz
+    from mocap.rigs import builtin_rig
+    from test_export import synthetic_motion
+
+    (motion,) = export_scene(Scene({2: synthetic_motion(T=8), 6: synthetic_motion(T=8, seed=3)}), tmp_path / "m.npz")
+    outs = [tmp_path / f"a{s}" for s in (".fbx", ".glb", ".usdc", ".npz")]
+    proc = _run("export", str(motion), *[a for o in outs for a in ("-o", str(o))], "--rig", "ue5",
+                "--target", "unreal", "--reference-pose", "a", "--person", "6")
+    assert proc.returncode == 0, proc.stderr
+    assert all(o.stat().st_size > 0 for o in outs)
+    saved = load_npz(tmp_path / "a.npz")
+    assert list(saved.motions) == [6] and saved.motions[6].num_frames == 9  # + the reference frame
+    assert saved.motions[6].skeleton.names == builtin_rig("ue5").skeleton.names
+    # The same conversion in-process gives the same joints.
+    options = ExportOptions(rig=builtin_rig("ue5"), reference_pose="a")
+    want = prepare_scene(Scene({6: load_npz(motion).motions[6]}), options).motions[6].joint_positions()
+    assert abs(saved.motions[6].joint_positions() - want).max() < 1e-9
+
+
+@pytest.mark.parametrize("args, code, text", [
+    (["--rig", "mixamo", "--rig-file", "x.fbx"], 2, "give --rig or --rig-file, not both"),
+    (["--rig-map", "map.json"], 2, "a mapping goes with --rig-file"),
+    (["--rig-file", "missing.glb"], EXIT_INPUT, "rig file not found"),
+    (["--rig-file", "rig.json"], EXIT_INPUT, "not a valid rig file"),
+    (["--person", "9"], 2, "has no person 9"),
+])
+def test_export_errors_are_one_line(tmp_path, args, code, text):
+    from mocap.export import export_scene
+    from mocap.motion import Scene
+    from test_export import synthetic_motion
+
+    export_scene(Scene({0: synthetic_motion(T=3)}), tmp_path / "m.npz")
+    (tmp_path / "rig.json").write_text('{"joints": 5}')
+    line = _one_error_line(_run("export", "m.npz", "-o", "a.fbx", *args, cwd=tmp_path), code)
+    assert text in line
+    assert not (tmp_path / "a.fbx").exists()

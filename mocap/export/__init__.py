@@ -1,19 +1,107 @@
-"""Exporters: a :class:`~mocap.motion.Scene` to ``.fbx``, ``.bvh``, ``.npz``, ``.glb`` or ``.gltf``.
+"""Exporters: a :class:`~mocap.motion.Scene` to ``.fbx``, ``.bvh``, ``.glb``/``.gltf``, ``.usd``/``.usda``/``.usdc``
+or ``.npz``.
 
-The output suffix picks the format. Every writer goes through
-:func:`mocap.fileio.atomic_output`: the file appears complete or not at all,
-and an existing file is replaced only once the new one is fully written.
+The output suffix picks the format. Before writing, :func:`prepare_scene`
+retargets every person onto the chosen rig and adds the reference-pose frame;
+each writer then turns our frame (Y-up metres) into the file's (``up``,
+``units``). Every writer goes through :func:`mocap.fileio.atomic_output`: the
+file appears complete or not at all, and an existing file is replaced only once
+the new one is fully written.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import OutputError
 from ..fileio import check_writable
-from ..motion import Scene
+from ..motion import Motion, Scene
 
-FORMATS: tuple[str, ...] = (".fbx", ".bvh", ".npz", ".glb", ".gltf")
+FORMATS: tuple[str, ...] = (".fbx", ".bvh", ".glb", ".gltf", ".usd", ".usda", ".usdc", ".npz")
+UP_AXES: tuple[str, ...] = ("y", "z")
+UNIT_NAMES: dict[str, float] = {"m": 1.0, "cm": 0.01}  # metres per file unit
+# Each application's own axes and units (what its importers expect by default).
+TARGETS: dict[str, tuple[str, str]] = {"blender": ("z", "m"), "unreal": ("z", "cm"), "unity": ("y", "m"),
+                                       "maya": ("y", "cm")}
+# Where a format has a usual unit of its own (BVH: centimetres). glTF and .npz are
+# always Y-up metres: glTF's specification says so, and every importer converts.
+DEFAULT_UNITS: dict[str, str] = {".bvh": "cm"}
+FIXED_FRAME: tuple[str, ...] = (".glb", ".gltf", ".npz")
+
+# Our Y-up world -> a Z-up world: (x, y, z) -> (x, -z, y). A person facing +Z faces -Y
+# (Blender's and USD's "front"), their left stays +X.
+C_YUP_TO_ZUP = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How a scene is written.
+
+    Attributes:
+        rig: the rig to retarget onto (a :class:`mocap.rigs.Rig`), or None for
+            the motions' own skeleton.
+        up: "y" or "z": the file's up axis; None: the format's usual (Y).
+        units: "m" or "cm"; None: the format's usual (BVH: cm, others: m).
+        target: "blender", "unreal", "unity" or "maya": sets ``up`` and ``units``
+            where they are None (see :data:`TARGETS`).
+        reference_pose: "t", "a" or "none": a rest-pose frame before the motion.
+    """
+
+    rig: object | None = None
+    up: str | None = None
+    units: str | None = None
+    target: str | None = None
+    reference_pose: str = "none"
+
+    def frame_for(self, suffix: str) -> tuple[str, str]:
+        """(up, units) for a file with ``suffix``."""
+        if suffix in FIXED_FRAME:
+            return "y", "m"
+        up, units = TARGETS.get(self.target, (None, None)) if self.target else (None, None)
+        return self.up or up or "y", self.units or units or DEFAULT_UNITS.get(suffix, "m")
+
+
+def basis(up: str, units: str) -> tuple[np.ndarray, float]:
+    """(3, 3) rotation from our Y-up frame to the file's, and file units per metre."""
+    if up not in UP_AXES or units not in UNIT_NAMES:
+        raise OutputError(f"up axis must be one of {', '.join(UP_AXES)} and units one of {', '.join(UNIT_NAMES)}")
+    return (C_YUP_TO_ZUP if up == "z" else np.eye(3)), 1.0 / UNIT_NAMES[units]
+
+
+def in_file_frame(motion: Motion, up: str, units: str) -> Motion:
+    """``motion`` expressed in a file's frame: lengths in ``units``, axes turned so ``up`` is up.
+
+    Rotations become ``C R Cᵀ``, rest offsets and translation ``s C v``: joint
+    positions by forward kinematics are the original ones in the new frame.
+    """
+    from ..skeleton import Skeleton
+
+    C, s = basis(up, units)
+    if up == "y" and s == 1.0:
+        return motion
+    sk = motion.skeleton
+    skeleton = Skeleton(sk.names, sk.parents, s * sk.rest_offsets @ C.T)
+    return Motion(fps=motion.fps, times=motion.times, rotations=C @ motion.rotations @ C.T,
+                  translation=s * motion.translation @ C.T, skeleton=skeleton, betas=motion.betas,
+                  confidence=motion.confidence, gender=motion.gender, contacts=motion.contacts)
+
+
+def prepare_scene(scene: Scene, options: ExportOptions) -> Scene:
+    """Every person retargeted onto ``options.rig`` (if any), with the reference-pose frame added."""
+    from ..retarget import retarget, rig_of, with_reference_pose
+
+    motions = {}
+    for tid, motion in scene.motions.items():
+        rig = options.rig
+        if rig is not None and tuple(rig.skeleton.names) != tuple(motion.skeleton.names):
+            motion = retarget(motion, rig)
+        elif rig is None:
+            rig = rig_of(motion.skeleton) if options.reference_pose != "none" else None
+        motions[tid] = with_reference_pose(motion, options.reference_pose, rig)
+    return Scene(motions, scene.camera, scene.source, scene.tracks)
 
 
 def _format_of(path: Path) -> str:
@@ -41,37 +129,48 @@ def split_paths(scene: Scene, path: str | Path) -> dict[int, Path]:
     return {tid: path.with_name(f"{path.stem}_person{tid}{path.suffix}") for tid in sorted(scene.motions)}
 
 
-def export_scene(scene: Scene, path: str | Path, split: bool = False) -> list[Path]:
+def export_scene(scene: Scene, path: str | Path, split: bool = False,
+                 options: ExportOptions | None = None) -> list[Path]:
     """Write ``scene`` to ``path`` in the format its suffix names.
 
     - ``.fbx``: every person in one file, one armature ``person<ID>`` each.
     - ``.bvh``: one person per file (BVH holds one skeleton); a scene with
       several people raises :class:`OutputError` - write each person separately
-      with :func:`mocap.export.bvh.write_bvh`.
-    - ``.npz``: :func:`mocap.motion.save_npz` (AMASS keys + every person).
+      with ``split``.
     - ``.glb`` / ``.gltf``: glTF 2.0, every person a skinned joint hierarchy ``person<ID>``.
+    - ``.usd`` / ``.usda`` / ``.usdc``: OpenUSD, every person a ``SkelRoot`` with a
+      ``Skeleton`` and its ``SkelAnimation``.
+    - ``.npz``: :func:`mocap.motion.save_npz` (AMASS keys + every person).
 
     With ``split`` every person goes to a file of their own (:func:`split_paths`).
 
     Returns:
-        the files written (one path today; a list so that formats writing
-        several files fit the same call).
+        the files written.
     """
     path = Path(path)
     fmt = _format_of(path)
+    options = options or ExportOptions()
     if not scene.motions:
         raise OutputError(f"{path}: nothing to export, no person in the scene")
+    scene = prepare_scene(scene, options)
+    plain = ExportOptions(up=options.up, units=options.units, target=options.target)  # already retargeted
     if split:
         return [out for tid, p in split_paths(scene, path).items()
-                for out in export_scene(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p)]
+                for out in export_scene(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p,
+                                        options=plain)]
+    up, units = options.frame_for(fmt)
     if fmt == ".fbx":
         from .fbx import write_fbx
 
-        write_fbx(scene, path)
+        write_fbx(scene, path, up=up, units=units)
     elif fmt in (".glb", ".gltf"):
         from .gltf import write_gltf
 
         write_gltf(scene, path)
+    elif fmt in (".usd", ".usda", ".usdc"):
+        from .usd import write_usd
+
+        write_usd(scene, path, up=up, units=units)
     elif fmt == ".bvh":
         from .bvh import write_bvh
 
@@ -79,9 +178,9 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False) -> list[Pa
             raise OutputError(
                 f"{path}: BVH holds one person but the scene has {len(scene.motions)} "
                 f"(track ids {', '.join(map(str, sorted(scene.motions)))}); use --split for one .bvh per "
-                "person, --person to pick one, or .fbx/.npz for all of them in one file"
+                "person, --person to pick one, or .fbx/.glb/.usd/.npz for all of them in one file"
             )
-        write_bvh(next(iter(scene.motions.values())), path)
+        write_bvh(in_file_frame(next(iter(scene.motions.values())), up, "m"), path, units=units)
     else:
         from ..motion import save_npz
 

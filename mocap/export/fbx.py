@@ -1,29 +1,31 @@
 """FBX export through Blender (``bpy``): one armature and one action per person.
 
-Axes and units:
+Axes and units (``up``, ``units``; the motion is first put in the file's frame
+by :func:`mocap.export.in_file_frame`):
 
-- Our engine is Y-up metres; Blender is Z-up metres. The change of basis ``C``
-  maps (x, y, z) -> (x, -z, y) (+90° about X), so a person facing +Z (our rest
-  facing) faces -Y in Blender, Blender's "front".
-- Each armature keeps its bone data in our Y-up frame and carries ``C`` as its
-  object rotation: in Blender the person stands upright (bone heads at
-  ``C @ rest_position``), and because Blender's FBX exporter turns Z-up into
-  FBX's Y-up by applying ``C^T`` to root objects (``axis_up="Y",
-  axis_forward="-Z"``), the two cancel: the file's armature node has an
-  identity transform and bones in plain Y-up coordinates, as game engines
-  expect. (Building the bones in Z-up armature space instead leaves a -90° X
-  rotation on the armature node of every exported file.) Blender's importer
-  puts the +90° X back on the armature object, as for any Y-up FBX.
-- Lengths are metres with ``UnitScaleFactor = 100`` (cm per file unit)
-  (``apply_scale_options="FBX_SCALE_UNITS"``): FBX-SDK apps (Maya, Unreal,
+- Y-up files (the default; FBX's usual frame): each armature keeps its bone data
+  in the Y-up frame and carries ``C`` (+90° about X, Y-up -> Blender's Z-up) as
+  its object rotation, so in Blender the person stands upright; Blender's FBX
+  exporter turns Z-up into Y-up by applying ``C^T`` to root objects
+  (``axis_up="Y", axis_forward="-Z"``), the two cancel, and the file's armature
+  node has an identity transform with bones in plain Y-up coordinates, as game
+  engines expect. (Building the bones in Z-up armature space instead leaves a
+  -90° X rotation on the armature node of every exported file.) Blender's
+  importer puts the +90° X back on the armature object, as for any Y-up FBX.
+- Z-up files: bone data in Z-up (a person facing +Z faces -Y, Blender's front),
+  no object rotation, exported unconverted (``axis_up="Z", axis_forward="Y"``);
+  the file's GlobalSettings say Z is up.
+- Metres: ``UnitScaleFactor = 100`` (cm per file unit,
+  ``apply_scale_options="FBX_SCALE_UNITS"``): FBX-SDK apps (Maya, Unreal,
   MotionBuilder), Unity and Blender read that as metres, and no node carries a
   x100 scale (``FBX_SCALE_NONE`` would write centimetres by scaling the
-  armature node by 100).
+  armature node by 100). Centimetres: the Blender scene's unit scale is 0.01,
+  lengths are written in cm with ``UnitScaleFactor = 1``.
 
 Rotations: our local rotation ``R_j`` is expressed in a world-aligned rest
 frame (every joint's rest orientation is the identity). A Blender bone has a
 rest orientation ``A_j`` in armature space (from its head/tail/roll); let ``W``
-map our frame to armature space (here ``W = I``; ``W = C`` for Z-up bone data).
+map our frame to armature space (``W = I``: the motion is already in the file's frame).
 Pose matrices compose as ``M_j = M_parent @ (A_parent^T A_j) @ B_j``. Asking
 that the posed bone frame equals the rest frame turned by our global rotation,
 ``M_j = W G_j W^T A_j`` with ``G_j = G_parent R_j``, gives::
@@ -58,18 +60,14 @@ from ..errors import OutputError
 from ..fileio import atomic_output
 from ..motion import Motion, Scene
 from ..skeleton import Skeleton
+from . import C_YUP_TO_ZUP, in_file_frame
 from .bvh import end_site_offset
-
-# Our Y-up world -> Blender's Z-up world: (x, y, z) -> (x, -z, y).
-C_YUP_TO_ZUP = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
 
 # Exporter settings that matter (every other option is left at its default):
 FBX_EXPORT_OPTIONS = dict(
     use_selection=False,
     object_types={"ARMATURE"},
-    # FBX's usual Y-up frame; the exporter converts from Blender's Z-up.
-    axis_forward="-Z",
-    axis_up="Y",
+    # axis_forward / axis_up: see AXES
     # Metres with UnitScaleFactor 100, no x100 scale on the armature node.
     global_scale=1.0,
     apply_unit_scale=True,
@@ -94,10 +92,14 @@ FBX_EXPORT_OPTIONS = dict(
     use_metadata=True,
 )
 
+# The exporter's axis conversion per file up axis. Y: FBX's usual frame, the exporter
+# turns Blender's Z-up into it. Z: Blender's own frame, written unconverted.
+AXES = {"y": dict(axis_forward="-Z", axis_up="Y"), "z": dict(axis_forward="Y", axis_up="Z")}
+
 _INTERP_LINEAR = 1  # enum index of 'LINEAR' in FCurve keyframe interpolation
 
 
-def write_fbx(scene: Scene, path: str | Path) -> Path:
+def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -> Path:
     """Write every person of ``scene`` to one FBX file, atomically.
 
     Each person becomes an armature object ``person<ID>`` whose bones carry the
@@ -110,6 +112,9 @@ def write_fbx(scene: Scene, path: str | Path) -> Path:
         scene: motions (all at the same fps) with rotations (T, J, 3, 3),
             translation (T, 3) and times (T,).
         path: output file (``.fbx``).
+        up: the file's up axis, "y" (FBX's usual; Maya, Unity) or "z" (Blender, Unreal).
+        units: "m" (UnitScaleFactor 100, lengths in metres) or "cm" (UnitScaleFactor 1,
+            lengths in centimetres): either way every FBX reader gets the same sizes.
 
     Returns:
         the written path.
@@ -126,17 +131,21 @@ def write_fbx(scene: Scene, path: str | Path) -> Path:
         bpy.ops.wm.read_factory_settings(use_empty=True)
         bl_scene = bpy.context.scene
         _set_scene_fps(bl_scene, fps)
+        # Blender units = file units: the exporter writes them unscaled with
+        # UnitScaleFactor = 100 x scale_length (cm per unit).
+        bl_scene.unit_settings.scale_length = 0.01 if units == "cm" else 1.0
         first, last = [], []
         prefix = len(scene.motions) > 1
         for tid in sorted(scene.motions):
             name = f"person{tid}"
-            frames = _build_person(bl_scene, name, scene.motions[tid], f"{name}:" if prefix else "")
+            motion = in_file_frame(scene.motions[tid], up, units)
+            frames = _build_person(bl_scene, name, motion, f"{name}:" if prefix else "", up)
             first.append(frames[0])
             last.append(frames[-1])
         bl_scene.frame_start, bl_scene.frame_end = min(first), max(last)
         bl_scene.frame_set(bl_scene.frame_start)
         with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints progress
-            result = bpy.ops.export_scene.fbx(filepath=str(tmp), **FBX_EXPORT_OPTIONS)
+            result = bpy.ops.export_scene.fbx(filepath=str(tmp), **FBX_EXPORT_OPTIONS, **AXES[up])
         if "FINISHED" not in result:
             raise OutputError(f"{path}: Blender's FBX exporter failed ({', '.join(result)})")
     return path
@@ -193,18 +202,20 @@ def _set_scene_fps(bl_scene, fps: float) -> None:
     bl_scene.render.fps_base = bl_scene.render.fps / fps
 
 
-def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "") -> np.ndarray:
-    """Add one armature object animated by ``motion``; return its (T,) key frames."""
+def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y") -> np.ndarray:
+    """Add one armature object animated by ``motion`` (in the file's frame: ``up`` axis,
+    file units); return its (T,) key frames."""
     import bpy
 
     sk = motion.skeleton
-    heads = sk.rest_positions()  # (J, 3) armature space = our Y-up frame
-    tails = heads + _tail_offsets(sk)
+    heads = sk.rest_positions()  # (J, 3) armature space = the file's frame
+    tails = heads + _tail_offsets(sk, np.eye(3)[1 if up == "y" else 2], min_length=0.01 * bl_scene.unit_settings.scale_length ** -1)
 
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
     obj.rotation_mode = "QUATERNION"
-    obj.rotation_quaternion = Rotation.from_matrix(C_YUP_TO_ZUP).as_quat()[[3, 0, 1, 2]]  # Y-up data, Z-up world
+    if up == "y":  # Y-up data, upright in Blender's Z-up world (the exporter undoes it)
+        obj.rotation_quaternion = Rotation.from_matrix(C_YUP_TO_ZUP).as_quat()[[3, 0, 1, 2]]
     bl_scene.collection.objects.link(obj)
     bpy.context.view_layer.objects.active = obj
     bpy.ops.object.mode_set(mode="EDIT")
@@ -254,10 +265,10 @@ def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "") ->
     return frames
 
 
-def _tail_offsets(sk: Skeleton) -> np.ndarray:
-    """(J, 3) bone tail minus head, metres, Y-up: towards the child that continues
-    the incoming bone (the root: the child most nearly straight up), or the end
-    site for leaves. At least 1 cm long: Blender drops zero-length bones."""
+def _tail_offsets(sk: Skeleton, up: np.ndarray, min_length: float = 0.01) -> np.ndarray:
+    """(J, 3) bone tail minus head: towards the child that continues the incoming
+    bone (the root: the child most nearly along ``up`` (3,)), or the end site for
+    leaves. At least ``min_length`` (1 cm) long: Blender drops zero-length bones."""
     out = np.empty((sk.num_joints, 3))
     for j in range(sk.num_joints):
         kids = sk.children(j)
@@ -265,12 +276,12 @@ def _tail_offsets(sk: Skeleton) -> np.ndarray:
             v = end_site_offset(sk, j)
         else:
             p = sk.parents[j]
-            ref = sk.rest_offsets[j] if p >= 0 else np.array([0.0, 1.0, 0.0])
+            ref = sk.rest_offsets[j] if p >= 0 else up
             ref = ref / max(np.linalg.norm(ref), 1e-12)
             dirs = [sk.rest_offsets[c] / max(np.linalg.norm(sk.rest_offsets[c]), 1e-12) for c in kids]
             v = sk.rest_offsets[kids[int(np.argmax([d @ ref for d in dirs]))]]
         n = np.linalg.norm(v)
-        out[j] = v if n >= 0.01 else (v / n * 0.01 if n > 0 else [0.0, 0.01, 0.0])
+        out[j] = v if n >= min_length else (v / n if n > 0 else up) * min_length
     return out
 
 

@@ -4,7 +4,9 @@ Each person is a node ``person<ID>`` holding their joint nodes (``person<ID>:pel
 a skin over those joints with inverse bind matrices, and channels in one animation
 ``mocap``: every joint's rotation, the root joint's translation. glTF's own
 conventions are ours: Y-up, metres, seconds, quaternions (x, y, z, w). Key times
-are the video's (seconds from its start).
+are the video's (seconds from its start); glTF allows no negative time, so a
+reference-pose frame before a motion that starts at 0 s moves every key one
+frame later.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def write_gltf(scene: Scene, path: str | Path) -> None:
         return len(doc.accessors) - 1
 
     roots = []
+    shift = max(0.0, -min(float(m.times[0]) for m in scene.motions.values()))
     for tid in sorted(scene.motions):
         motion = scene.motions[tid]
         sk = motion.skeleton
@@ -60,7 +63,7 @@ def write_gltf(scene: Scene, path: str | Path) -> None:
                                  joints=list(range(first + 1, first + 1 + sk.num_joints)),
                                  inverseBindMatrices=accessor(np.swapaxes(inverse_bind, 1, 2), "MAT4")))
         # Times in seconds; glTF wants them increasing, which a motion's are.
-        times = accessor(motion.times[:, None], "SCALAR", bounds=True)
+        times = accessor(motion.times[:, None] + shift, "SCALAR", bounds=True)
         q = continuous_quaternions(motion.rotations)  # (T, J, 4) x, y, z, w
         for j in range(sk.num_joints):
             _channel(doc, animation, gl, times, accessor(q[:, j], "VEC4"), first + 1 + j, "rotation")
