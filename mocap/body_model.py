@@ -17,6 +17,7 @@ Arrays (SMPL naming): ``v_template`` (6890, 3), ``shapedirs`` (6890, 3, B),
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,11 +181,43 @@ def smplx_layer(arrays: dict[str, np.ndarray]):
     return smplx.SMPL(model_path="", data_struct=Struct(**arrays), num_betas=arrays["shapedirs"].shape[2])
 
 
-def rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
-    """(24, 3) the shaped body's joints in the rest pose, metres: J_regressor (v_template + shapedirs betas)."""
+def rest_vertices(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
+    """(V, 3) the shaped body's mesh in the rest T-pose, metres: v_template + shapedirs betas."""
     v = model["v_template"]
     if betas is not None:
         b = np.asarray(betas, float)
         n = min(len(b), model["shapedirs"].shape[2])
         v = v + model["shapedirs"][:, :, :n] @ b[:n]
-    return model["J_regressor"] @ v
+    return v
+
+
+def rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
+    """(24, 3) the shaped body's joints in the rest pose, metres: J_regressor (v_template + shapedirs betas)."""
+    return model["J_regressor"] @ rest_vertices(model, betas)
+
+
+@dataclass(frozen=True)
+class BodyMesh:
+    """A skinned body for export (linear blend skinning, at most 4 joints per vertex).
+
+    Attributes:
+        vertices: (V, 3) rest-pose positions, metres, in the skeleton's frame.
+        faces: (F, 3) vertex indices of triangles.
+        joints: (V, 4) joint indices per vertex.
+        weights: (V, 4) their weights, each row summing to 1.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    joints: np.ndarray
+    weights: np.ndarray
+
+
+def body_mesh(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> BodyMesh:
+    """The SMPL mesh of a body shape, skinned to SMPL's 24 joints (each vertex's 4
+    strongest weights, renormalised; SMPL's own weights rarely use more)."""
+    weights = np.asarray(model["weights"], dtype=np.float64)  # (V, 24)
+    top = np.argsort(-weights, axis=1)[:, :4]
+    w = np.take_along_axis(weights, top, axis=1)
+    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+    return BodyMesh(rest_vertices(model, betas), np.asarray(model["f"], dtype=np.int64), top, w)

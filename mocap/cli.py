@@ -80,6 +80,9 @@ def _export_options(f):
         click.option("--units", type=click.Choice(["m", "cm"]), default=None,
                      help="Length unit of FBX, BVH and USD files [default: m; BVH: cm]. glTF and .npz "
                           "are always metres."),
+        click.option("--mesh", type=click.Choice(["none", "smpl"]), default="none", show_default=True,
+                     help="smpl: a skinned SMPL body per person, of their own shape (needs the SMPL "
+                          "model, see --smpl; SMPL rig, .glb/.gltf files)."),
         click.option("--reference-pose", type=click.Choice(["t", "a", "none"]), default="none",
                      show_default=True,
                      help="Put one frame of a T-pose or A-pose before the motion (for retargeting "
@@ -90,7 +93,7 @@ def _export_options(f):
     return f
 
 
-def _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose):
+def _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, reference_pose):
     """ExportOptions from the CLI options; the rig is loaded now, before any long work."""
     from .export import ExportOptions
     from .rigs import load_rig
@@ -100,7 +103,7 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, reference_po
     if rig_map and not (rig_file or rig):
         raise click.BadParameter("a mapping goes with --rig-file (or --rig)", param_hint="--rig-map")
     loaded = load_rig(rig_file or rig, rig_map) if (rig_file or rig) else None
-    return ExportOptions(rig=loaded, up=up, units=units, target=target, reference_pose=reference_pose)
+    return ExportOptions(rig=loaded, up=up, units=units, target=target, reference_pose=reference_pose, mesh=mesh)
 
 
 @cli.command("run")
@@ -169,7 +172,7 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, reference_po
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
 def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, causal, foot_lock, root_motion,
             ground, focal, lens_mm, sensor_mm, fov, start, end, detector, detector_weights, detect_fps, min_seconds,
-            persons, split, rig, rig_file, rig_map, target, up, units, reference_pose, preview, workers,
+            persons, split, rig, rig_file, rig_map, target, up, units, mesh, reference_pose, preview, workers,
             progress_kind):
     """Capture the people in VIDEO and write their animation to --out.
 
@@ -187,7 +190,7 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
     if sensor_mm is not None and lens_mm is None:
         raise click.BadParameter("give the lens too (--lens-mm)", param_hint="--sensor-mm")
     outs = list(outs) or [Path(video).with_suffix(".fbx").name]
-    export = _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose)
+    export = _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, reference_pose)
     progress = make_progress(progress_kind)
     try:
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
@@ -286,8 +289,10 @@ def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, s
 @click.option("--split", is_flag=True, help="One output file per person: anim_person3.fbx, ...")
 @click.option("--bvh-units", default="cm", show_default=True,
               help="Length unit of a .bvh MOTION: cm, m, or metres per unit (0.056444 for CMU's).")
+@click.option("--smpl", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="SMPL model for --mesh smpl [default: an installed one, see `mocap models`].")
 @_export_options
-def export_cmd(motion, outs, persons, split, bvh_units, rig, rig_file, rig_map, target, up, units,
+def export_cmd(motion, outs, persons, split, bvh_units, smpl, rig, rig_file, rig_map, target, up, units, mesh,
                reference_pose):
     """Convert MOTION (a .npz from `mocap run`, or a .bvh) to other formats, rigs, axes or
     units, without capturing again."""
@@ -296,7 +301,13 @@ def export_cmd(motion, outs, persons, split, bvh_units, rig, rig_file, rig_map, 
 
     for out in outs:
         check_output_path(out)
-    export = _make_export_options(rig, rig_file, rig_map, target, up, units, reference_pose)
+    export = _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, reference_pose)
+    if mesh != "none":
+        from dataclasses import replace
+
+        from .pipeline import RunOptions, body_model_for
+
+        export = replace(export, body_model=body_model_for(RunOptions(smpl=smpl)))
     scene = load_motion_file(motion, _length_unit(bvh_units, "--bvh-units"))
     if persons != "all":
         try:

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from .contact import lock_feet
 from .crop import crop_window, cut, person_region
 from .cues import CueCollector
 from .detect import Detector
-from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
+from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError, OutputError
 from .estimators import BATCHED, CROPS, CropSpec, Estimates, make_estimator
 from .export import ExportOptions, check_output_path, export_scene
 from .fileio import check_writable
@@ -553,6 +553,11 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
         check_output_path(path)
     if options.preview:
         check_writable(options.preview)
+    if options.export is not None and options.export.mesh != "none" and options.export.body_model is None:
+        body = body_model_for(options)
+        if body is None:
+            raise OutputError("--mesh smpl needs the SMPL model (--smpl FILE, or `mocap models import`)")
+        options = replace(options, export=replace(options.export, body_model=body))
     timer = _Timer()
     scene = capture(video_path, options, progress, timer, detector)
     t = time.perf_counter()

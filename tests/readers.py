@@ -187,7 +187,7 @@ def assimp_info(path) -> dict:
     for line in text.splitlines():
         s = line.strip()
         for key, label in (("nodes", "Nodes:"), ("animations", "Animations:"), ("channels", "Animation Channels:"), ("meshes", "Meshes:")):
-            if s.startswith(label):
+            if s.startswith(label) and s.split(":")[1].strip().isdigit():  # not a section header
                 info[key] = int(s.split(":")[1])
         if s == "Named Animations:":
             section = "anims"

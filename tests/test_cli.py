@@ -185,3 +185,16 @@ def test_export_errors_are_one_line(tmp_path, args, code, text):
     line = _one_error_line(_run("export", "m.npz", "-o", "a.fbx", *args, cwd=tmp_path), code)
     assert text in line
     assert not (tmp_path / "a.fbx").exists()
+
+
+def test_export_mesh_needs_an_smpl_model(tmp_path):
+    from mocap.export import export_scene
+    from mocap.motion import Scene
+    from test_export import synthetic_motion
+
+    export_scene(Scene({0: synthetic_motion(T=3)}), tmp_path / "m.npz")
+    env = dict(os.environ, HOME=str(tmp_path))  # no installed SMPL model
+    proc = subprocess.run([*MOCAP, "export", "m.npz", "-o", "a.glb", "--mesh", "smpl"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600, env=env)
+    assert "needs the SMPL model" in _one_error_line(proc, EXIT_OUTPUT)
+    assert not (tmp_path / "a.glb").exists()

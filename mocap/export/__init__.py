@@ -11,7 +11,7 @@ the new one is fully written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,9 @@ class ExportOptions:
         target: "blender", "unreal", "unity" or "maya": sets ``up`` and ``units``
             where they are None (see :data:`TARGETS`).
         reference_pose: "t", "a" or "none": a rest-pose frame before the motion.
+        mesh: "none" or "smpl": a skinned body per person, the SMPL mesh of their shape
+            (needs ``body_model``, the SMPL rig; glTF files so far).
+        body_model: SMPL arrays (:func:`mocap.body_model.load_body_model`) for ``mesh``.
     """
 
     rig: object | None = None
@@ -55,6 +58,8 @@ class ExportOptions:
     units: str | None = None
     target: str | None = None
     reference_pose: str = "none"
+    mesh: str = "none"
+    body_model: dict | None = field(default=None, compare=False, repr=False)
 
     def frame_for(self, suffix: str) -> tuple[str, str]:
         """(up, units) for a file with ``suffix``."""
@@ -102,6 +107,31 @@ def prepare_scene(scene: Scene, options: ExportOptions) -> Scene:
             rig = rig_of(motion.skeleton) if options.reference_pose != "none" else None
         motions[tid] = with_reference_pose(motion, options.reference_pose, rig)
     return Scene(motions, scene.camera, scene.source, scene.tracks)
+
+
+MESH_FORMATS: tuple[str, ...] = (".glb", ".gltf")
+
+
+def body_meshes(scene: Scene, options: ExportOptions, path: Path) -> tuple[Scene, dict]:
+    """For ``options.mesh == "smpl"``: each person on the SMPL skeleton of their own shape,
+    and their skinned SMPL mesh (track id -> :class:`mocap.body_model.BodyMesh`)."""
+    from ..body_model import body_mesh
+    from ..skeleton import SMPL_JOINT_NAMES, skeleton_for_body
+
+    if path.suffix.lower() not in MESH_FORMATS:
+        raise OutputError(f"{path}: a body mesh is written to {', '.join(MESH_FORMATS)} files only so far")
+    if options.body_model is None:
+        raise OutputError("--mesh smpl needs the SMPL model (--smpl FILE, or `mocap models import`)")
+    motions, meshes = {}, {}
+    for tid, motion in scene.motions.items():
+        if tuple(motion.skeleton.names) != SMPL_JOINT_NAMES:
+            raise OutputError("--mesh smpl goes with the SMPL rig (the mesh is skinned to SMPL's joints)")
+        skeleton = skeleton_for_body(motion.betas, options.body_model)
+        motions[tid] = Motion(fps=motion.fps, times=motion.times, rotations=motion.rotations,
+                              translation=motion.translation, skeleton=skeleton, betas=motion.betas,
+                              confidence=motion.confidence, gender=motion.gender, contacts=motion.contacts)
+        meshes[tid] = body_mesh(options.body_model, motion.betas)
+    return Scene(motions, scene.camera, scene.source, scene.tracks), meshes
 
 
 def _format_of(path: Path) -> str:
@@ -153,7 +183,12 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
     if not scene.motions:
         raise OutputError(f"{path}: nothing to export, no person in the scene")
     scene = prepare_scene(scene, options)
-    plain = ExportOptions(up=options.up, units=options.units, target=options.target)  # already retargeted
+    meshes = None
+    if options.mesh != "none":
+        scene, meshes = body_meshes(scene, options, path)
+    # Already retargeted, meshes made:
+    plain = ExportOptions(up=options.up, units=options.units, target=options.target, mesh=options.mesh,
+                          body_model=options.body_model)
     if split:
         return [out for tid, p in split_paths(scene, path).items()
                 for out in export_scene(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p,
@@ -166,7 +201,7 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
     elif fmt in (".glb", ".gltf"):
         from .gltf import write_gltf
 
-        write_gltf(scene, path)
+        write_gltf(scene, path, meshes)
     elif fmt in (".usd", ".usda", ".usdc"):
         from .usd import write_usd
 

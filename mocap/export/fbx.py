@@ -175,15 +175,12 @@ def bone_basis_rotations(rotations: np.ndarray, bone_rest: np.ndarray, W: np.nda
 
 
 def continuous_quaternions(matrices: np.ndarray) -> np.ndarray:
-    """(T, J, 4) Blender-order (w, x, y, z) quaternions from (T, J, 3, 3) matrices,
-    sign-flipped per joint so consecutive frames lie in the same hemisphere
-    (q and -q are the same rotation, but interpolating between them is not)."""
-    T, J = matrices.shape[:2]
-    xyzw = Rotation.from_matrix(matrices.reshape(-1, 3, 3)).as_quat().reshape(T, J, 4)
-    q = np.concatenate([xyzw[..., 3:], xyzw[..., :3]], axis=-1)
-    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0  # (T-1, J)
-    sign = np.concatenate([np.ones((1, J)), np.cumprod(np.where(flips, -1.0, 1.0), axis=0)])
-    return q * sign[..., None]
+    """(T, J, 4) Blender-order (w, x, y, z) quaternions from (T, J, 3, 3) matrices, on one
+    hemisphere along time per joint (q and -q are the same rotation, but interpolating
+    between them is not); see :func:`mocap.smooth.continuous_quaternions`."""
+    from ..smooth import continuous_quaternions as xyzw
+
+    return xyzw(matrices)[..., [3, 0, 1, 2]]
 
 
 def _common_fps(scene: Scene) -> float:
@@ -205,11 +202,24 @@ def _set_scene_fps(bl_scene, fps: float) -> None:
 def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y") -> np.ndarray:
     """Add one armature object animated by ``motion`` (in the file's frame: ``up`` axis,
     file units); return its (T,) key frames."""
+    obj, bone_names, A = add_armature(bl_scene, name, motion.skeleton, bone_prefix, up)
+    keys = pose_keys(motion, A, name)
+    _add_action(obj, name, bone_names, motion.skeleton, *keys)
+    return keys[0]
+
+
+def add_armature(bl_scene, name: str, sk: Skeleton, bone_prefix: str = "", up: str = "y"):
+    """Add an armature object ``name`` with one bone per joint of ``sk`` (in the file's frame).
+
+    Returns:
+        the object, the bone names as Blender stored them (J,), and each bone's
+        rest orientation in armature space (J, 3, 3).
+    """
     import bpy
 
-    sk = motion.skeleton
     heads = sk.rest_positions()  # (J, 3) armature space = the file's frame
-    tails = heads + _tail_offsets(sk, np.eye(3)[1 if up == "y" else 2], min_length=0.01 * bl_scene.unit_settings.scale_length ** -1)
+    min_length = 0.01 / bl_scene.unit_settings.scale_length  # 1 cm in scene units
+    tails = heads + _tail_offsets(sk, np.eye(3)[1 if up == "y" else 2], min_length)
 
     arm = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, arm)
@@ -229,17 +239,38 @@ def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up
         bones.append(eb)
     bone_names = [eb.name for eb in bones]  # as stored: Blender cuts names at 63 bytes
     bpy.ops.object.mode_set(mode="OBJECT")
-
+    for bone in bone_names:
+        obj.pose.bones[bone].rotation_mode = "QUATERNION"
     # Rest orientations as Blender computed them from head, tail and roll.
     A = np.array([np.array(arm.bones[b].matrix_local)[:3, :3] for b in bone_names])  # (J, 3, 3)
-    quats = continuous_quaternions(bone_basis_rotations(motion.rotations, A))  # (T, J, 4)
+    return obj, bone_names, A
 
+
+def pose_keys(motion: Motion, A: np.ndarray, name: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Blender keys for ``motion`` on bones with rest orientations ``A`` (J, 3, 3).
+
+    Returns:
+        frames (K,) integer Blender frames (one key per frame: times closer than a
+        frame apart keep the first), rotation quaternions (K, J, 4) w-x-y-z, and the
+        root bone's location (K, 3) in its rest frame.
+    """
+    sk = motion.skeleton
+    quats = continuous_quaternions(bone_basis_rotations(motion.rotations, A))  # (T, J, 4)
     frames = key_frames(motion.times, motion.fps)
     if np.any(np.diff(frames) < 0):
         raise OutputError(f"{name}: frame times are not increasing")
-    # Times closer than a frame apart round to the same frame: keep the first (one key per frame).
     keep = np.concatenate([[True], np.diff(frames) > 0])
-    frames, quats, translation = frames[keep], quats[keep], motion.translation[keep]
+    root = sk.parents.index(-1)
+    # A root's head goes to the translation; its basis translation lives in its
+    # rest frame: loc = A_j^T (t - rest_j), as rows.
+    loc = (motion.translation[keep] - sk.rest_offsets[root]) @ A[root]
+    return frames[keep], quats[keep], loc
+
+
+def _add_action(obj, name: str, bone_names: list[str], sk: Skeleton, frames: np.ndarray, quats: np.ndarray,
+                loc: np.ndarray) -> None:
+    """Animate ``obj`` by a new action holding the keys of :func:`pose_keys`, set in bulk."""
+    import bpy
 
     action = bpy.data.actions.new(f"{name}_action")
     # Blender 5 actions are layered: F-curves live in a channelbag of a keyframe
@@ -249,20 +280,15 @@ def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up
     strip = layer.strips.new(type="KEYFRAME")
     channelbag = strip.channelbag(slot, ensure=True)
     for j, bone in enumerate(bone_names):
-        obj.pose.bones[bone].rotation_mode = "QUATERNION"
         path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
         for i in range(4):
             _add_curve(channelbag, f"{path}.rotation_quaternion", i, bone, frames, quats[:, j, i])
         if sk.parents[j] < 0:
-            # A root's head goes to the translation; its basis translation lives
-            # in its rest frame: loc = A_j^T (t - rest_j), as rows.
-            loc = (translation - sk.rest_offsets[j]) @ A[j]  # (T, 3)
             for i in range(3):
                 _add_curve(channelbag, f"{path}.location", i, bone, frames, loc[:, i])
     obj.animation_data_create()
     obj.animation_data.action = action
     obj.animation_data.action_slot = slot
-    return frames
 
 
 def _tail_offsets(sk: Skeleton, up: np.ndarray, min_length: float = 0.01) -> np.ndarray:

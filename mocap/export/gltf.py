@@ -18,11 +18,17 @@ import numpy as np
 from ..fileio import atomic_output
 from ..motion import Scene
 
-FLOAT, UNSIGNED_SHORT = 5126, 5123  # glTF componentType codes
+FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125  # glTF componentType codes
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963  # bufferView targets
 
 
-def write_gltf(scene: Scene, path: str | Path) -> None:
-    """Write every person of ``scene`` to ``path`` (``.glb`` or ``.gltf``), atomically."""
+def write_gltf(scene: Scene, path: str | Path, meshes: dict | None = None) -> None:
+    """Write every person of ``scene`` to ``path`` (``.glb`` or ``.gltf``), atomically.
+
+    Args:
+        meshes: track id -> :class:`mocap.body_model.BodyMesh` in that person's
+            skeleton frame: a skinned body, a root node ``person<ID>_body``.
+    """
     import pygltflib as gl
 
     from ..smooth import continuous_quaternions
@@ -32,16 +38,18 @@ def write_gltf(scene: Scene, path: str | Path) -> None:
     doc = gl.GLTF2(asset=gl.Asset(generator="mocap", version="2.0"), scene=0)
     animation = gl.Animation(name="mocap")
 
-    def accessor(data: np.ndarray, kind: str, bounds: bool = False) -> int:
-        data = np.ascontiguousarray(data, dtype=np.float32)
+    def accessor(data: np.ndarray, kind: str, bounds: bool = False, component: int = FLOAT,
+                 target: int | None = None) -> int:
+        dtype = {FLOAT: np.float32, UNSIGNED_SHORT: np.uint16, UNSIGNED_INT: np.uint32}[component]
+        data = np.ascontiguousarray(data, dtype=dtype)
         while len(blob) % 4:
             blob.append(0)
-        doc.bufferViews.append(gl.BufferView(buffer=0, byteOffset=len(blob), byteLength=data.nbytes))
+        doc.bufferViews.append(gl.BufferView(buffer=0, byteOffset=len(blob), byteLength=data.nbytes, target=target))
         blob.extend(data.tobytes())
-        extra = {"min": data.reshape(len(data), -1).min(axis=0).tolist(),
-                 "max": data.reshape(len(data), -1).max(axis=0).tolist()} if bounds else {}
-        doc.accessors.append(gl.Accessor(bufferView=len(doc.bufferViews) - 1, componentType=FLOAT,
-                                         count=len(data), type=kind, **extra))
+        rows = data.reshape(len(data), -1) if kind != "SCALAR" or data.ndim > 1 else data[:, None]
+        extra = {"min": rows.min(axis=0).tolist(), "max": rows.max(axis=0).tolist()} if bounds else {}
+        doc.accessors.append(gl.Accessor(bufferView=len(doc.bufferViews) - 1, componentType=component,
+                                         count=len(rows), type=kind, **extra))
         return len(doc.accessors) - 1
 
     roots = []
@@ -68,6 +76,21 @@ def write_gltf(scene: Scene, path: str | Path) -> None:
         for j in range(sk.num_joints):
             _channel(doc, animation, gl, times, accessor(q[:, j], "VEC4"), first + 1 + j, "rotation")
         _channel(doc, animation, gl, times, accessor(motion.translation, "VEC3"), first + 1, "translation")
+        mesh = (meshes or {}).get(tid)
+        if mesh is not None:
+            weights = mesh.weights.astype(np.float32)
+            weights /= weights.sum(axis=1, keepdims=True)
+            joints = np.where(weights > 0, mesh.joints, 0)  # unused slots point at joint 0
+            primitive = gl.Primitive(
+                attributes=gl.Attributes(
+                    POSITION=accessor(mesh.vertices, "VEC3", bounds=True, target=ARRAY_BUFFER),
+                    JOINTS_0=accessor(joints, "VEC4", component=UNSIGNED_SHORT, target=ARRAY_BUFFER),
+                    WEIGHTS_0=accessor(weights, "VEC4", target=ARRAY_BUFFER)),
+                indices=accessor(mesh.faces.reshape(-1), "SCALAR", component=UNSIGNED_INT,
+                                 target=ELEMENT_ARRAY_BUFFER))
+            doc.meshes.append(gl.Mesh(name=f"person{tid}_body", primitives=[primitive]))
+            roots.append(len(doc.nodes))
+            doc.nodes.append(gl.Node(name=f"person{tid}_body", mesh=len(doc.meshes) - 1, skin=len(doc.skins) - 1))
     doc.scenes.append(gl.Scene(name=scene.source or "mocap", nodes=roots))
     doc.animations.append(animation)
     doc.buffers.append(gl.Buffer(byteLength=len(blob)))
