@@ -7,13 +7,13 @@ Errors a user can fix print one line on stderr and exit with a documented code
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
 import traceback
 
 import click
-import numpy as np
 
 from . import __version__
 from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, MocapError
@@ -379,7 +379,7 @@ def _length_unit(text: str, option: str) -> str | float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not np.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise click.BadParameter("cm, m or a positive number of metres per unit", param_hint=option)
     return value
 

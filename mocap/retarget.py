@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .motion import Motion
-from .rigs import Rig, map_to_smpl, rest_world, smpl_rig
+from .rigs import Rig, map_to_smpl, smpl_rig
 from .skeleton import JOINT, SMPL_JOINT_NAMES, SMPL_PARENTS, Skeleton, forward_kinematics
 
 # The SMPL joint each bone aims at (None: the bone's frame is its parent's).
@@ -46,7 +46,7 @@ def rig_of(skeleton: Skeleton) -> Rig:
 def rest_corrections(source: Rig, target: Rig) -> dict[str, np.ndarray]:
     """Per SMPL joint name driving a joint in both rigs, the (3, 3) rest correction ``A``
     (a target rest vector → the source's)."""
-    src_pos, tgt_pos = rest_world(source), rest_world(target)
+    src_pos, tgt_pos = source.skeleton.rest_positions(), target.skeleton.rest_positions()
     out: dict[str, np.ndarray] = {}
     for name in SMPL_JOINT_NAMES:  # parents before children
         if source.index_of(name) is None or target.index_of(name) is None:
@@ -94,7 +94,7 @@ def _driven_ancestor(name: str, done: dict[str, np.ndarray]) -> str | None:
 
 def leg_length(rig: Rig) -> float | None:
     """Mean hip-to-knee-to-ankle length over the two legs in the rest pose, metres."""
-    pos = rest_world(rig)
+    pos = rig.skeleton.rest_positions()
     lengths = []
     for side in ("left", "right"):
         hip, knee, ankle = (rig.index_of(f"{side}_{n}") for n in ("hip", "knee", "ankle"))
@@ -117,7 +117,7 @@ def retarget(motion: Motion, target: Rig, source: Rig | None = None) -> Motion:
     """
     source = source or rig_of(motion.skeleton)
     fix = rest_corrections(source, target)
-    _, g_src = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
+    p_src, g_src = forward_kinematics(motion.rotations, motion.translation, motion.skeleton)
     T, J = motion.num_frames, target.skeleton.num_joints
     glob = np.empty((T, J, 3, 3))
     local = np.empty((T, J, 3, 3))
@@ -130,7 +130,7 @@ def retarget(motion: Motion, target: Rig, source: Rig | None = None) -> Motion:
 
     src_len, tgt_len = leg_length(source), leg_length(target)
     scale = tgt_len / src_len if src_len and tgt_len else 1.0
-    src_pelvis = motion.joint_positions()[:, source.index_of("pelvis")]
+    src_pelvis = p_src[:, source.index_of("pelvis")]
     hips_from_root = forward_kinematics(local, np.zeros((T, 3)), target.skeleton)[0][:, target.index_of("pelvis")]
     return Motion(fps=motion.fps, times=motion.times.copy(), rotations=local,
                   translation=scale * src_pelvis - hips_from_root, skeleton=target.skeleton,

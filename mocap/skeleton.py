@@ -87,10 +87,7 @@ def skeleton_for_body(betas: np.ndarray | None = None, body_model: dict | None =
         return neutral_skeleton()
     from .body_model import rest_joints
 
-    joints = rest_joints(body_model, betas)
-    parents = np.array(SMPL_PARENTS)
-    offsets = joints - np.where(parents[:, None] >= 0, joints[np.maximum(parents, 0)], 0.0)
-    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, offsets)
+    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, rest_offsets(SMPL_PARENTS, rest_joints(body_model, betas)))
 
 
 def rest_positions(parents, rest_offsets: np.ndarray) -> np.ndarray:
@@ -99,6 +96,14 @@ def rest_positions(parents, rest_offsets: np.ndarray) -> np.ndarray:
     for j, p in enumerate(parents):
         pos[j] = rest_offsets[j] if p < 0 else pos[p] + rest_offsets[j]
     return pos
+
+
+def rest_offsets(parents, positions: np.ndarray) -> np.ndarray:
+    """(J, 3) offsets from parents from (J,) parents and (J, 3) rest positions (the inverse
+    of :func:`rest_positions`); a root's offset is its position."""
+    positions = np.asarray(positions, dtype=np.float64)
+    parents = np.asarray(parents)
+    return positions - np.where(parents[:, None] >= 0, positions[np.maximum(parents, 0)], 0.0)
 
 
 def forward_kinematics(

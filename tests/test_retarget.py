@@ -14,7 +14,7 @@ from mocap.errors import InputError
 from mocap.export import ExportOptions, export_scene
 from mocap.motion import Motion, Scene
 from mocap.retarget import retarget, rig_of, with_reference_pose
-from mocap.rigs import BUILTIN_RIGS, Rig, builtin_rig, load_rig, map_to_smpl, rest_world
+from mocap.rigs import BUILTIN_RIGS, Rig, builtin_rig, load_rig, map_to_smpl
 from mocap.skeleton import SMPL_JOINT_NAMES, Skeleton, neutral_skeleton
 from test_export import CMU_BVH, synthetic_motion
 
@@ -42,7 +42,7 @@ def test_a_pose_rig_gets_the_source_arm_directions():
     source, target = synthetic_motion(T=30, seed=8), builtin_rig("ue5")
     out = retarget(source, target)
     src, tgt = source.joint_positions(), out.joint_positions()
-    rest = rest_world(target)
+    rest = target.skeleton.rest_positions()
     for side in ("left", "right"):
         s_sh, s_el, s_wr = (SMPL_JOINT_NAMES.index(f"{side}_{n}") for n in ("shoulder", "elbow", "wrist"))
         t_sh, t_el, t_wr = (target.index_of(f"{side}_{n}") for n in ("shoulder", "elbow", "wrist"))
@@ -198,7 +198,7 @@ def test_rig_read_back_from_a_character_file(tmp_path, suffix):
     parents = [names[p] if p >= 0 else None for p in rig.skeleton.parents]
     assert [parents[k] for k in order] == [mixamo.skeleton.names[p] if p >= 0 else None
                                            for p in mixamo.skeleton.parents]
-    assert np.abs(rest_world(rig)[order] - rest_world(mixamo)).max() < 1e-4
+    assert np.abs(rig.skeleton.rest_positions()[order] - mixamo.skeleton.rest_positions()).max() < 1e-4
     assert tuple(rig.smpl[k] for k in order) == mixamo.smpl
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..skeleton import SMPL_JOINT_NAMES, Skeleton, rest_positions
+from ..skeleton import SMPL_JOINT_NAMES, Skeleton, rest_offsets
 
 BUILTIN_RIGS: tuple[str, ...] = ("smpl", "mixamo", "ue5", "rigify")
 RIG_FILE_SUFFIXES: tuple[str, ...] = (".json", ".fbx", ".glb", ".gltf", ".bvh")
@@ -145,12 +145,9 @@ def _read_json_rig(path: Path) -> Rig:
 def rig_from_joints(name: str, names: list[str], parents: list[int], positions: np.ndarray) -> Rig:
     """A rig from joint names, parents and (J, 3) rest positions (metres, our axes),
     mapped to SMPL by name."""
-    positions = np.asarray(positions, dtype=np.float64)
-    parents = list(parents)
     if sum(p < 0 for p in parents) != 1:
         raise ValueError(f"expected one root joint, found {sum(p < 0 for p in parents)}")
-    offsets = positions - np.where(np.array(parents)[:, None] >= 0, positions[np.maximum(parents, 0)], 0.0)
-    skeleton = Skeleton(tuple(names), tuple(parents), offsets)
+    skeleton = Skeleton(tuple(names), tuple(parents), rest_offsets(parents, positions))
     return Rig(name, skeleton, map_to_smpl(skeleton.names, skeleton.parents))
 
 
@@ -237,7 +234,7 @@ def _read_fbx_rig(path: Path) -> Rig:
 
     import bpy
 
-    from ..export.fbx import C_YUP_TO_ZUP
+    from ..export import C_YUP_TO_ZUP
 
     if not bpy.app.background:
         raise InputError("reading an FBX rig resets Blender's session; run it from the command line")
@@ -431,8 +428,3 @@ def check_mapping(rig: Rig) -> None:
         if s and a != pelvis:
             raise InputError(f"rig {rig.name!r}: bone {rig.skeleton.names[j]!r} ({s}) is not below the "
                              f"pelvis bone {rig.skeleton.names[pelvis]!r}")
-
-
-def rest_world(rig: Rig) -> np.ndarray:
-    """(J, 3) rest joint positions of ``rig``, metres."""
-    return rest_positions(rig.skeleton.parents, rig.skeleton.rest_offsets)
