@@ -80,9 +80,11 @@ def _export_options(f):
         click.option("--units", type=click.Choice(["m", "cm"]), default=None,
                      help="Length unit of FBX, BVH and USD files [default: m; BVH: cm]. glTF and .npz "
                           "are always metres."),
-        click.option("--mesh", type=click.Choice(["none", "smpl"]), default="none", show_default=True,
-                     help="smpl: a skinned SMPL body per person, of their own shape (needs the SMPL "
-                          "model, see --smpl; SMPL rig, .glb/.gltf files)."),
+        click.option("--mesh", type=click.Choice(["none", "auto", "smpl", "anny"]), default="none",
+                     show_default=True,
+                     help="A skinned body per person, fitted onto the rig (.fbx, .glb/.gltf, .usd*): smpl "
+                          "(their own shape; needs the SMPL model, see `mocap models`), anny (a licence-free "
+                          "average adult; pip install 'mocap[body]'), auto (smpl if found, else anny)."),
         click.option("--reference-pose", type=click.Choice(["t", "a", "none"]), default="none",
                      show_default=True,
                      help="Put one frame of a T-pose or A-pose before the motion (for retargeting "
@@ -290,7 +292,7 @@ def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, s
 @click.option("--bvh-units", default="cm", show_default=True,
               help="Length unit of a .bvh MOTION: cm, m, or metres per unit (0.056444 for CMU's).")
 @click.option("--smpl", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="SMPL model for --mesh smpl [default: an installed one, see `mocap models`].")
+              help="SMPL model for --mesh smpl/auto [default: an installed one, see `mocap models`].")
 @_export_options
 def export_cmd(motion, outs, persons, split, bvh_units, smpl, rig, rig_file, rig_map, target, up, units, mesh,
                reference_pose):
@@ -305,9 +307,12 @@ def export_cmd(motion, outs, persons, split, bvh_units, smpl, rig, rig_file, rig
     if mesh != "none":
         from dataclasses import replace
 
+        from .export import check_mesh
         from .pipeline import RunOptions, body_model_for
 
-        export = replace(export, body_model=body_model_for(RunOptions(smpl=smpl)))
+        if mesh in ("smpl", "auto"):
+            export = replace(export, body_model=body_model_for(RunOptions(smpl=smpl)))
+        check_mesh(export, outs)
     scene = load_motion_file(motion, _length_unit(bvh_units, "--bvh-units"))
     if persons != "all":
         try:

@@ -25,7 +25,7 @@ from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError, OutputError
 from .estimators import BATCHED, CROPS, CropSpec, Estimates, make_estimator
-from .export import ExportOptions, check_output_path, export_scene
+from .export import ExportOptions, check_mesh, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
@@ -553,11 +553,10 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
         check_output_path(path)
     if options.preview:
         check_writable(options.preview)
-    if options.export is not None and options.export.mesh != "none" and options.export.body_model is None:
-        body = body_model_for(options)
-        if body is None:
-            raise OutputError("--mesh smpl needs the SMPL model (--smpl FILE, or `mocap models import`)")
-        options = replace(options, export=replace(options.export, body_model=body))
+    if options.export is not None and options.export.mesh != "none":
+        if options.export.mesh in ("smpl", "auto") and options.export.body_model is None:
+            options = replace(options, export=replace(options.export, body_model=body_model_for(options)))
+        check_mesh(options.export, out_paths)
     timer = _Timer()
     scene = capture(video_path, options, progress, timer, detector)
     t = time.perf_counter()

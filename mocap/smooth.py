@@ -74,7 +74,9 @@ def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
     T, J = rotations.shape[:2]
-    q = Rotation.from_matrix(rotations.reshape(-1, 3, 3)).as_quat().reshape(T, J, 4)
+    # assume_valid: rotations here are orthonormal to rounding; scipy's default re-orthonormalises
+    # every matrix by SVD (most of an FBX export's time on long clips).
+    q = Rotation.from_matrix(rotations.reshape(-1, 3, 3), assume_valid=True).as_quat().reshape(T, J, 4)
     flips = np.sign(np.einsum("tjk,tjk->tj", q[1:], q[:-1]))
     flips[flips == 0] = 1
     sign = np.concatenate([np.ones((1, J)), np.cumprod(flips, axis=0)])

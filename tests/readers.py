@@ -6,6 +6,7 @@ so they compare directly with :func:`mocap.skeleton.forward_kinematics`:
 - :func:`blender_import_fbx` / :func:`blender_import_bvh`: Blender's own
   importers (``bpy``), posed frame by frame.
 - :func:`blender_import_gltf` / :func:`blender_import_usd`: Blender's glTF and USD importers.
+- :func:`blender_posed_meshes`: skinned meshes of an import, deformed by Blender's armature modifier.
 - :func:`usd_validate`: OpenUSD's validators (``usdchecker``'s checks).
 - :func:`assimp_info` / :func:`assimp_animation`: the ``assimp`` command line
   tool (an FBX reader unrelated to Blender), through its JSON dump.
@@ -111,6 +112,25 @@ def blender_import_usd(path) -> dict[str, ImportedAnimation]:
     assert "FINISHED" in result, result
     parents = {o.name: o.parent.name for o in bpy.context.scene.objects if o.type == "ARMATURE"}
     return {parents[name]: anim for name, anim in _sample_armatures(bpy).items()}
+
+
+def blender_posed_meshes(bpy, frames) -> dict[str, tuple[str, np.ndarray]]:
+    """Every mesh object of the session posed by its armature at each Blender frame (F,):
+    name -> (its parent's name or "", (F, N, 3) evaluated vertices, world, Y-up metres)."""
+    scene = bpy.context.scene
+    meshes = [o for o in scene.objects if o.type == "MESH"]
+    out = {o.name: (o.parent.name if o.parent else "", []) for o in meshes}
+    for f in frames:
+        whole = int(np.floor(f))
+        scene.frame_set(whole, subframe=float(f - whole))
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        for o in meshes:
+            evaluated = o.evaluated_get(depsgraph)
+            co = np.empty(len(evaluated.data.vertices) * 3)
+            evaluated.data.vertices.foreach_get("co", co)
+            mw = np.array(evaluated.matrix_world)
+            out[o.name][1].append((co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]) @ ZUP_TO_YUP.T)
+    return {name: (parent, np.array(v)) for name, (parent, v) in out.items()}
 
 
 def usd_validate(path) -> list[str]:

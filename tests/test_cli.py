@@ -187,6 +187,27 @@ def test_export_errors_are_one_line(tmp_path, args, code, text):
     assert not (tmp_path / "a.fbx").exists()
 
 
+def test_export_with_anny_body_on_ue5(tmp_path):
+    """`mocap export --mesh anny`: anny's body, on the UE5 rig, in an FBX that assimp reads
+    with its mesh; a .bvh (no meshes) is refused up front."""
+    pytest.importorskip("anny")
+    from mocap.export import export_scene
+    from mocap.motion import Scene
+    from readers import assimp_info
+    from test_export import synthetic_motion
+
+    export_scene(Scene({0: synthetic_motion(T=3)}), tmp_path / "m.npz")
+    proc = subprocess.run([*MOCAP, "export", "m.npz", "-o", "a.fbx", "--mesh", "anny", "--rig", "ue5"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    info = assimp_info(tmp_path / "a.fbx")
+    assert info["meshes"] >= 1 and info["animations"] == 1
+    proc = subprocess.run([*MOCAP, "export", "m.npz", "-o", "a.bvh", "--mesh", "anny"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=600)
+    assert "holds meshes" in _one_error_line(proc, EXIT_OUTPUT)
+    assert not (tmp_path / "a.bvh").exists()
+
+
 def test_export_mesh_needs_an_smpl_model(tmp_path):
     from mocap.export import export_scene
     from mocap.motion import Scene

@@ -14,7 +14,8 @@ from scipy.spatial.transform import Rotation
 from mocap.errors import OutputError
 from mocap.export import FORMATS, check_output_path, export_scene
 from mocap.export.bvh import read_bvh, write_bvh
-from mocap.export.fbx import C_YUP_TO_ZUP, bone_basis_rotations, continuous_quaternions
+from mocap.export.fbx import (C_YUP_TO_ZUP, bone_basis_rotations, continuous_euler_xyz, continuous_quaternions,
+                              write_fbx)
 from mocap.motion import Motion, Scene, load_npz, save_npz
 from mocap.skeleton import SMPL_JOINT_NAMES, forward_kinematics, neutral_skeleton
 from readers import assimp_animation, assimp_info, blender_import_bvh, blender_import_fbx
@@ -285,6 +286,70 @@ def test_fbx_foreign_rig_from_cmu(tmp_path):
     anim = blender_import_fbx(path)["person0"]
     assert len(anim.names) == 31 and len(anim.frames) == 30
     assert max_error(anim.of(skel.names), m.joint_positions()) < 1 * MM
+
+
+def test_continuous_euler_through_gimbal_lock():
+    """A rotation whose Y angle passes over 90° (where the |y| <= 90° triple jumps by
+    half a turn in X and Z) and X turning past ±180°: same rotations, no jumps."""
+    T = 400
+    y = np.radians(np.linspace(40, 140, T))  # over the pole at 90°
+    x = np.radians(np.linspace(-150, 250, T))  # past the ±180° wrap
+    z = np.radians(30 * np.sin(np.linspace(0, 6, T)))
+    R = Rotation.from_euler("xyz", np.stack([x, y, z], 1))
+    e = continuous_euler_xyz(R.as_quat())
+    np.testing.assert_allclose(Rotation.from_euler("xyz", e).as_matrix(), R.as_matrix(), atol=1e-9)
+    assert np.degrees(np.abs(np.diff(e, axis=0))).max() < 2.0  # steps of the motion itself (~1°)
+    np.testing.assert_allclose(e, np.stack([x, y, z], 1) + 2 * np.pi * np.round((e - np.stack([x, y, z], 1)) / (2 * np.pi)), atol=1e-7)
+
+
+def _fbx_rotation_curves(path) -> tuple[np.ndarray, np.ndarray]:
+    """Every "Lcl Rotation" curve node of an FBX, read by Blender's FBX parser:
+    (N, K, 3, 3) rotations of its X, Y, Z Euler curves and (N, K, 3) the angles (degrees)."""
+    import bpy  # noqa: F401  (puts Blender's add-ons on the path)
+    from io_scene_fbx import parse_fbx
+
+    root, _version = parse_fbx.parse(str(path))
+    objects = next(e for e in root.elems if e.id == b"Objects")
+    conns = next(e for e in root.elems if e.id == b"Connections")
+    curves = {e.props[0]: np.array(next(c for c in e.elems if c.id == b"KeyValueFloat").props[0], float)
+              for e in objects.elems if e.id == b"AnimationCurve"}
+    nodes = [e.props[0] for e in objects.elems if e.id == b"AnimationCurveNode" and e.props[1].startswith(b"R\x00")]
+    axes = {}
+    for c in conns.elems:  # curve -> its node and axis ("d|X")
+        if c.props[0] == b"OP" and c.props[1] in curves and c.props[2] in nodes:
+            axes.setdefault(c.props[2], {})[c.props[3]] = curves[c.props[1]]
+    angles = np.array([np.stack([axes[n][b"d|" + a] for a in (b"X", b"Y", b"Z")], -1) for n in nodes])
+    R = Rotation.from_euler("xyz", angles.reshape(-1, 3), degrees=True).as_matrix().reshape(*angles.shape[:2], 3, 3)
+    return R, angles
+
+
+@pytest.mark.parametrize("up", ["y", "z"])
+def test_fbx_curves_equal_blenders_own_bake(tmp_path, up):
+    """The curves handed to the exporter are the ones it samples from the actions
+    itself (bake=True), for two people with a gap in one and different spans:
+    same rotations on every key (float32 file values), Euler tracks as smooth."""
+    a = synthetic_motion(30.0, T=80, seed=3)
+    b = synthetic_motion(30.0, T=40, t0=1.5, seed=4)
+    keep = np.r_[0:15, 25:40]  # untracked for 10 frames: held linear between the keys around the gap
+    b = Motion(fps=30.0, times=b.times[keep], rotations=b.rotations[keep], translation=b.translation[keep],
+               skeleton=b.skeleton)
+    scene = Scene({0: a, 3: b})
+    ours, baked = tmp_path / "ours.fbx", tmp_path / "baked.fbx"
+    write_fbx(scene, ours, up=up)
+    write_fbx(scene, baked, up=up, bake=True)
+    R1, e1 = _fbx_rotation_curves(ours)
+    R2, e2 = _fbx_rotation_curves(baked)
+    assert R1.shape == R2.shape and R1.shape[:2] == (2 * 25, 85)  # frames 0..84  # 24 bones + armature each, every frame
+    angle = np.degrees(Rotation.from_matrix((np.swapaxes(R1, -1, -2) @ R2).reshape(-1, 3, 3)).magnitude())
+    assert angle.max() < 0.01
+    # Euler steps from key to key (what a reader interpolating between keys turns through):
+    # never larger than in Blender's own curves.
+    steps1, steps2 = (np.abs(np.diff(e, axis=1)).sum(-1) for e in (e1, e2))
+    assert np.all(steps1 <= steps2 + 0.01)
+    arms = blender_import_fbx(ours)
+    err = max_error(arms["person3"].of([f"person3:{n}" for n in b.skeleton.names])[[45, 84]],
+                    b.joint_positions()[[0, -1]])
+    assert err < 1 * MM
 
 
 # --- NPZ ----------------------------------------------------------------------

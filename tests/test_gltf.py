@@ -47,7 +47,7 @@ def test_skinned_smpl_mesh_deforms_as_our_skinning_says(tmp_path, smpl_model):
     Valid glTF; assimp loads it; Blender's importer, posing it with its own armature
     deform, puts every vertex of every frame within 1 mm of linear blend skinning done here."""
     from mocap.body_model import body_mesh
-    from mocap.export import ExportOptions, body_meshes
+    from mocap.export import ExportOptions, body_meshes, shaped_scene
     from readers import assimp_info, blender_reset, ZUP_TO_YUP
 
     scene = Scene({1: synthetic_motion(T=6, seed=1)})
@@ -59,7 +59,8 @@ def test_skinned_smpl_mesh_deforms_as_our_skinning_says(tmp_path, smpl_model):
     assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, issues["messages"]
     assert assimp_info(path)["meshes"] >= 1  # assimp loads it (and may split it for its own limits)
 
-    shaped, meshes = body_meshes(scene, options, path)
+    shaped = shaped_scene(scene, options)
+    meshes = body_meshes(shaped, shaped, options, path)
     motion, mesh = shaped.motions[1], meshes[1]
     assert np.allclose(mesh.vertices, body_mesh(smpl_model, scene.motions[1].betas).vertices)
     from mocap.skeleton import forward_kinematics
@@ -92,15 +93,22 @@ def test_skinned_smpl_mesh_deforms_as_our_skinning_says(tmp_path, smpl_model):
         assert len(got) >= len(np.unique(mesh.faces)) and distance.max() < 1e-3, f"frame {t}: {distance.max()} m"
 
 
-def test_mesh_needs_the_smpl_model_and_rig(tmp_path, smpl_model):
+def test_mesh_needs_the_smpl_model_a_mesh_format_and_smpl_joints(tmp_path, smpl_model):
     from mocap.errors import OutputError
-    from mocap.export import ExportOptions
-    from mocap.rigs import builtin_rig
+    from mocap.export import ExportOptions, check_mesh
+    from mocap.motion import Motion
+    from mocap.skeleton import Skeleton
 
     scene = Scene({1: synthetic_motion(T=3)})
     with pytest.raises(OutputError, match="needs the SMPL model"):
         export_scene(scene, tmp_path / "a.glb", options=ExportOptions(mesh="smpl"))
-    with pytest.raises(OutputError, match="goes with the SMPL rig"):
-        export_scene(scene, tmp_path / "a.glb",
-                     options=ExportOptions(mesh="smpl", body_model=smpl_model, rig=builtin_rig("ue5")))
+    with pytest.raises(OutputError, match="holds meshes"):
+        check_mesh(ExportOptions(mesh="smpl", body_model=smpl_model), [tmp_path / "a.bvh"])
+    with pytest.raises(OutputError, match="--mesh must be one of"):
+        check_mesh(ExportOptions(mesh="smpl-x"), [tmp_path / "a.glb"])
+    m = scene.motions[1]
+    other = Motion(fps=m.fps, times=m.times, rotations=m.rotations, translation=m.translation,
+                   skeleton=Skeleton(tuple(f"j{k}" for k in range(24)), m.skeleton.parents, m.skeleton.rest_offsets))
+    with pytest.raises(OutputError, match="needs a motion on SMPL's joints"):
+        export_scene(Scene({2: other}), tmp_path / "a.glb", options=ExportOptions(mesh="smpl", body_model=smpl_model))
     assert not (tmp_path / "a.glb").exists()

@@ -48,8 +48,10 @@ class ExportOptions:
         target: "blender", "unreal", "unity" or "maya": sets ``up`` and ``units``
             where they are None (see :data:`TARGETS`).
         reference_pose: "t", "a" or "none": a rest-pose frame before the motion.
-        mesh: "none" or "smpl": a skinned body per person, the SMPL mesh of their shape
-            (needs ``body_model``, the SMPL rig; glTF files so far).
+        mesh: a skinned body per person (see :data:`MESHES`): "smpl" (their SMPL
+            shape; needs ``body_model``), "anny" (anny's average adult; needs the
+            ``anny`` package), "auto" (SMPL when ``body_model`` is given, else anny)
+            or "none". Fitted onto the rig; in .fbx, .glb/.gltf and .usd* files.
         body_model: SMPL arrays (:func:`mocap.body_model.load_body_model`) for ``mesh``.
     """
 
@@ -109,29 +111,93 @@ def prepare_scene(scene: Scene, options: ExportOptions) -> Scene:
     return Scene(motions, scene.camera, scene.source, scene.tracks)
 
 
-MESH_FORMATS: tuple[str, ...] = (".glb", ".gltf")
+MESHES: tuple[str, ...] = ("none", "auto", "smpl", "anny")
+MESH_FORMATS: tuple[str, ...] = (".fbx", ".glb", ".gltf", ".usd", ".usda", ".usdc")
 
 
-def body_meshes(scene: Scene, options: ExportOptions, path: Path) -> tuple[Scene, dict]:
-    """For ``options.mesh == "smpl"``: each person on the SMPL skeleton of their own shape,
-    and their skinned SMPL mesh (track id -> :class:`mocap.body_model.BodyMesh`)."""
-    from ..body_model import body_mesh
+def mesh_kind(options: ExportOptions) -> str:
+    """The body ``options.mesh`` stands for: "auto" is "smpl" when the SMPL model is there, else "anny"."""
+    if options.mesh not in MESHES:
+        raise OutputError(f"--mesh must be one of {', '.join(MESHES)}, got {options.mesh!r}")
+    if options.mesh == "auto":
+        return "smpl" if options.body_model is not None else "anny"
+    if options.mesh == "smpl" and options.body_model is None:
+        raise OutputError("--mesh smpl needs the SMPL model (--smpl FILE, or `mocap models import`); "
+                          "--mesh anny needs none")
+    return options.mesh
+
+
+def check_mesh(options: ExportOptions, paths) -> None:
+    """Fail fast, before the long work, if ``options.mesh`` cannot be written to ``paths``:
+    a format without meshes, ``smpl`` without the SMPL model, ``anny`` without the package."""
+    if options.mesh == "none":
+        return
+    kind = mesh_kind(options)
+    for path in map(Path, paths):
+        if path.suffix.lower() not in MESH_FORMATS:
+            raise OutputError(f"{path}: --mesh needs a format that holds meshes ({', '.join(MESH_FORMATS)})")
+    if kind == "anny":
+        import importlib.util
+
+        if importlib.util.find_spec("anny") is None:
+            why = "no SMPL model was found and " if options.mesh == "auto" else ""
+            raise OutputError(f"--mesh {options.mesh}: {why}the anny body model is not installed "
+                              "(pip install 'mocap[body]'), or give the SMPL model with --smpl")
+
+
+def shaped_scene(scene: Scene, options: ExportOptions) -> Scene:
+    """With ``--mesh smpl``, every SMPL-skeleton person on the SMPL skeleton of their own
+    shape (betas), so the body and the bones agree; otherwise ``scene`` unchanged."""
     from ..skeleton import SMPL_JOINT_NAMES, skeleton_for_body
 
+    if options.mesh == "none" or mesh_kind(options) != "smpl":
+        return scene
+    motions = {}
+    for tid, m in scene.motions.items():
+        if tuple(m.skeleton.names) == SMPL_JOINT_NAMES:
+            m = Motion(fps=m.fps, times=m.times, rotations=m.rotations, translation=m.translation,
+                       skeleton=skeleton_for_body(m.betas, options.body_model), betas=m.betas,
+                       confidence=m.confidence, gender=m.gender, contacts=m.contacts)
+        motions[tid] = m
+    return Scene(motions, scene.camera, scene.source, scene.tracks)
+
+
+def body_meshes(source: Scene, scene: Scene, options: ExportOptions, path: Path) -> dict:
+    """Each person's skinned body (track id -> :class:`mocap.body_model.BodyMesh`), fitted
+    onto the skeleton they are written on (:func:`mocap.skin.fit_body`).
+
+    Args:
+        source: the people before retargeting (on SMPL's joints: their shape picks the SMPL body).
+        scene: the same people as written (after :func:`prepare_scene`).
+    """
+    from ..body_model import body_mesh
+    from ..retarget import rig_of
+    from ..rigs import smpl_rig
+    from ..skeleton import SMPL_JOINT_NAMES
+    from ..skin import anny_body, fit_body
+
     if path.suffix.lower() not in MESH_FORMATS:
-        raise OutputError(f"{path}: a body mesh is written to {', '.join(MESH_FORMATS)} files only so far")
-    if options.body_model is None:
-        raise OutputError("--mesh smpl needs the SMPL model (--smpl FILE, or `mocap models import`)")
-    motions, meshes = {}, {}
+        raise OutputError(f"{path}: a body mesh is written to {', '.join(MESH_FORMATS)} files, not {path.suffix}")
+    kind = mesh_kind(options)
+    anny = anny_body() if kind == "anny" else None
+    meshes = {}
     for tid, motion in scene.motions.items():
-        if tuple(motion.skeleton.names) != SMPL_JOINT_NAMES:
-            raise OutputError("--mesh smpl goes with the SMPL rig (the mesh is skinned to SMPL's joints)")
-        skeleton = skeleton_for_body(motion.betas, options.body_model)
-        motions[tid] = Motion(fps=motion.fps, times=motion.times, rotations=motion.rotations,
-                              translation=motion.translation, skeleton=skeleton, betas=motion.betas,
-                              confidence=motion.confidence, gender=motion.gender, contacts=motion.contacts)
-        meshes[tid] = body_mesh(options.body_model, motion.betas)
-    return Scene(motions, scene.camera, scene.source, scene.tracks), meshes
+        target = rig_of(motion.skeleton) if options.rig is None else options.rig
+        if kind == "smpl":
+            own = source.motions[tid].skeleton
+            if tuple(own.names) != SMPL_JOINT_NAMES:
+                raise OutputError(f"person {tid}: --mesh smpl needs a motion on SMPL's joints, not {len(own.names)} "
+                                  "joints of another rig (use --mesh anny)")
+            mesh, mesh_rig = body_mesh(options.body_model, source.motions[tid].betas), smpl_rig(own)
+        else:
+            mesh, mesh_rig = anny
+        meshes[tid] = mesh if _same_skeleton(mesh_rig.skeleton, motion.skeleton) else fit_body(mesh, mesh_rig, target)
+    return meshes
+
+
+def _same_skeleton(a, b) -> bool:
+    return (a.names == b.names and a.parents == b.parents
+            and np.allclose(a.rest_offsets, b.rest_offsets, rtol=0, atol=1e-12))
 
 
 def _format_of(path: Path) -> str:
@@ -182,22 +248,24 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
     options = options or ExportOptions()
     if not scene.motions:
         raise OutputError(f"{path}: nothing to export, no person in the scene")
-    scene = prepare_scene(scene, options)
-    meshes = None
-    if options.mesh != "none":
-        scene, meshes = body_meshes(scene, options, path)
-    # Already retargeted, meshes made:
-    plain = ExportOptions(up=options.up, units=options.units, target=options.target, mesh=options.mesh,
-                          body_model=options.body_model)
+    source = shaped_scene(scene, options)
+    scene = prepare_scene(source, options)
+    meshes = body_meshes(source, scene, options, path) if options.mesh != "none" else {}
     if split:
-        return [out for tid, p in split_paths(scene, path).items()
-                for out in export_scene(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p,
-                                        options=plain)]
+        return [_write(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p, options,
+                       {tid: meshes[tid]} if tid in meshes else {})
+                for tid, p in split_paths(scene, path).items()]
+    return [_write(scene, path, options, meshes)]
+
+
+def _write(scene: Scene, path: Path, options: ExportOptions, meshes: dict) -> Path:
+    """One file of a prepared scene (retargeted; ``meshes`` fitted) in the format of its suffix."""
+    fmt = _format_of(path)
     up, units = options.frame_for(fmt)
     if fmt == ".fbx":
         from .fbx import write_fbx
 
-        write_fbx(scene, path, up=up, units=units)
+        write_fbx(scene, path, up=up, units=units, meshes=meshes)
     elif fmt in (".glb", ".gltf"):
         from .gltf import write_gltf
 
@@ -205,7 +273,7 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
     elif fmt in (".usd", ".usda", ".usdc"):
         from .usd import write_usd
 
-        write_usd(scene, path, up=up, units=units)
+        write_usd(scene, path, up=up, units=units, meshes=meshes)
     elif fmt == ".bvh":
         from .bvh import write_bvh
 
@@ -220,4 +288,4 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
         from ..motion import save_npz
 
         save_npz(scene, path)
-    return [path]
+    return path

@@ -66,7 +66,9 @@ from .bvh import end_site_offset
 # Exporter settings that matter (every other option is left at its default):
 FBX_EXPORT_OPTIONS = dict(
     use_selection=False,
-    object_types={"ARMATURE"},
+    object_types={"ARMATURE"},  # and "MESH" with a body (write_fbx)
+    # The body's Armature modifier is its skin (written as FBX skin clusters), not geometry to apply.
+    use_mesh_modifiers=False,
     # axis_forward / axis_up: see AXES
     # Metres with UnitScaleFactor 100, no x100 scale on the armature node.
     global_scale=1.0,
@@ -99,7 +101,8 @@ AXES = {"y": dict(axis_forward="-Z", axis_up="Y"), "z": dict(axis_forward="Y", a
 _INTERP_LINEAR = 1  # enum index of 'LINEAR' in FCurve keyframe interpolation
 
 
-def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -> Path:
+def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m", bake: bool = False,
+              meshes: dict | None = None) -> Path:
     """Write every person of ``scene`` to one FBX file, atomically.
 
     Each person becomes an armature object ``person<ID>`` whose bones carry the
@@ -115,6 +118,11 @@ def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -
         up: the file's up axis, "y" (FBX's usual; Maya, Unity) or "z" (Blender, Unreal).
         units: "m" (UnitScaleFactor 100, lengths in metres) or "cm" (UnitScaleFactor 1,
             lengths in centimetres): either way every FBX reader gets the same sizes.
+        meshes: track id -> :class:`mocap.body_model.BodyMesh` on that person's skeleton
+            (our frame): a mesh ``person<ID>_body`` skinned to the armature.
+        bake: let Blender's exporter sample the actions frame by frame (its own
+            path; slow) instead of handing it the curves computed from our keys
+            (:func:`keys_as_curves`; the same values).
 
     Returns:
         the written path.
@@ -134,21 +142,50 @@ def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -
         # Blender units = file units: the exporter writes them unscaled with
         # UnitScaleFactor = 100 x scale_length (cm per unit).
         bl_scene.unit_settings.scale_length = 0.01 if units == "cm" else 1.0
-        first, last = [], []
+        tracks = {}
         prefix = len(scene.motions) > 1
         for tid in sorted(scene.motions):
             name = f"person{tid}"
             motion = in_file_frame(scene.motions[tid], up, units)
-            frames = _build_person(bl_scene, name, motion, f"{name}:" if prefix else "", up)
-            first.append(frames[0])
-            last.append(frames[-1])
-        bl_scene.frame_start, bl_scene.frame_end = min(first), max(last)
+            person = _build_person(bl_scene, name, motion, f"{name}:" if prefix else "", up)
+            tracks.update(person)
+            if (meshes or {}).get(tid) is not None:
+                add_body(bl_scene, f"{name}_body", bpy.data.objects[name], [b for _, b in person],
+                         meshes[tid], up, units)
+        bl_scene.frame_start = min(int(keys[0][0]) for keys in tracks.values())
+        bl_scene.frame_end = max(int(keys[0][-1]) for keys in tracks.values())
         bl_scene.frame_set(bl_scene.frame_start)
-        with contextlib.redirect_stdout(io.StringIO()):  # the exporter prints progress
-            result = bpy.ops.export_scene.fbx(filepath=str(tmp), **FBX_EXPORT_OPTIONS, **AXES[up])
+        feed = contextlib.nullcontext() if bake else keys_as_curves(tracks)
+        with feed, contextlib.redirect_stdout(io.StringIO()):  # the exporter prints progress
+            types = {"object_types": {"ARMATURE", "MESH"}} if meshes else {}
+            result = bpy.ops.export_scene.fbx(filepath=str(tmp), **(FBX_EXPORT_OPTIONS | types), **AXES[up])
         if "FINISHED" not in result:
             raise OutputError(f"{path}: Blender's FBX exporter failed ({', '.join(result)})")
     return path
+
+
+def add_body(bl_scene, name: str, armature, bone_names: list[str], mesh, up: str = "y", units: str = "m"):
+    """Add ``mesh`` (a :class:`mocap.body_model.BodyMesh` in our frame, rest pose) as a mesh
+    object skinned to ``armature`` (one vertex group per bone of ``bone_names``, its
+    Armature modifier), in the file's frame like the bones. Returns the object."""
+    import bpy
+
+    from . import basis
+
+    C, s = basis(up, units)
+    data = bpy.data.meshes.new(name)
+    data.from_pydata((s * mesh.vertices @ C.T).tolist(), [], mesh.faces.tolist())
+    data.update()
+    obj = bpy.data.objects.new(name, data)
+    bl_scene.collection.objects.link(obj)
+    obj.parent = armature  # armature space = the file's frame: no transform of its own
+    groups = [obj.vertex_groups.new(name=bone) for bone in bone_names]
+    for v, (joints, weights) in enumerate(zip(mesh.joints.tolist(), mesh.weights.tolist())):
+        for j, w in zip(joints, weights):
+            if w > 0:
+                groups[j].add([v], w, "ADD")
+    obj.modifiers.new("Armature", "ARMATURE").object = armature
+    return obj
 
 
 def key_frames(times: np.ndarray, fps: float) -> np.ndarray:
@@ -199,13 +236,151 @@ def _set_scene_fps(bl_scene, fps: float) -> None:
     bl_scene.render.fps_base = bl_scene.render.fps / fps
 
 
-def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y") -> np.ndarray:
+def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y") -> dict:
     """Add one armature object animated by ``motion`` (in the file's frame: ``up`` axis,
-    file units); return its (T,) key frames."""
+    file units); return its keys per bone, ``{(object, bone): (frames (K,), quaternions
+    (K, 4) w-x-y-z, location (K, 3) or None)}``, as :func:`keys_as_curves` takes them."""
     obj, bone_names, A = add_armature(bl_scene, name, motion.skeleton, bone_prefix, up)
-    keys = pose_keys(motion, A, name)
-    _add_action(obj, name, bone_names, motion.skeleton, *keys)
-    return keys[0]
+    frames, quats, loc = pose_keys(motion, A, name)
+    _add_action(obj, name, bone_names, motion.skeleton, frames, quats, loc)
+    # Insertion-ordered: the bones in joint order.
+    return {(obj.name, bone): (frames, quats[:, j], loc if motion.skeleton.parents[j] < 0 else None)
+            for j, bone in enumerate(bone_names)}
+
+
+@contextlib.contextmanager
+def keys_as_curves(tracks: dict):
+    """While open, Blender's FBX exporter takes each bone's animation curves from
+    ``tracks`` instead of sampling the scene frame by frame.
+
+    The exporter's own path sets every frame of the scene and reads every bone's
+    matrix back in Python (about 0.5 ms a frame for one person: 90 % of an FBX
+    export). Here the same values come from our keys in a few array operations:
+    what Blender evaluates from the actions :func:`_add_action` wrote (linear
+    keys, held before the first and after the last, quaternions normalised), as
+    each bone's matrix relative to its parent bone (FBX local ``Lcl`` transforms),
+    XYZ Euler angles in degrees kept continuous, one key per scene frame. The rest
+    of the file (nodes, bind poses, the curve elements) is the exporter's own.
+
+    Args:
+        tracks: ``{(armature object name, bone name): (frames (K,) int, quaternions
+            (K, 4) w-x-y-z, root location (K, 3) or None)}`` for every animated bone.
+            Bones and objects without an entry keep their current transform (not animated).
+    """
+    from io_scene_fbx import export_fbx_bin
+
+    baked = export_fbx_bin.fbx_animations_do
+
+    def from_tracks(scene_data, ref_id, f_start, f_end, start_zero, objects=None, force_keep=False):
+        if objects is not None or ref_id is not None:  # per-action / per-strip takes: not ours
+            return baked(scene_data, ref_id, f_start, f_end, start_zero, objects, force_keep)
+        return _curves_from_tracks(export_fbx_bin, scene_data, tracks, f_start, f_end)
+
+    export_fbx_bin.fbx_animations_do = from_tracks
+    try:
+        yield
+    finally:
+        export_fbx_bin.fbx_animations_do = baked
+
+
+def _curves_from_tracks(ex, scene_data, tracks: dict, f_start: float, f_end: float):
+    """The scene take as ``fbx_animations_do`` of the exporter module ``ex`` returns it
+    (its AnimationCurveNodeWrapper objects filled with :func:`bone_local_transforms`)."""
+    settings, scene = scene_data.settings, scene_data.scene
+    frames = np.arange(f_start, np.nextafter(f_end, np.inf), settings.bake_anim_step)
+    fps = scene.render.fps / scene.render.fps_base
+    fbx_times = (frames / fps * ex.FBX_KTIME).astype(np.int64)
+    correction = settings.bone_correction_matrix
+    correction = None if correction is None else (np.array(correction), np.array(settings.bone_correction_matrix_inv))
+    force_sek = settings.bake_anim_force_startend_keying
+    force = settings.bake_anim_simplify_factor == 0.0
+    animations = {}
+    for ob_obj in scene_data.objects:
+        if ob_obj.parented_to_armature:
+            continue
+        key = (ob_obj.bdata.name, ob_obj.bdata.name) if not ob_obj.is_bone else (ob_obj._ref.name, ob_obj.bdata.name)
+        if ob_obj.is_bone and key in tracks:
+            loc, rot, scale = bone_local_transforms(ob_obj.bdata, *tracks[key], frames, correction)
+        else:  # not animated: its current transform on every frame
+            loc, rot, scale, _m, _mr = ob_obj.fbx_object_tx(scene_data)
+            loc, rot, scale = (np.broadcast_to(np.array(v, float), (len(frames), 3)) for v in (loc, rot, scale))
+            rot = np.degrees(rot)
+        force_key = force or (ob_obj.is_bone and settings.bake_anim_use_all_bones)
+        for kind, values in (("LCL_TRANSLATION", loc), ("LCL_ROTATION", rot), ("LCL_SCALING", scale)):
+            node = ex.AnimationCurveNodeWrapper(ob_obj.key, kind, force_key, force_sek, tuple(map(float, values[0])))
+            node.set_keyframes(fbx_times, np.ascontiguousarray(values.T))
+            node.simplify(settings.bake_anim_simplify_factor, settings.bake_anim_step, False)
+            if not node:
+                continue
+            for obj_key, group_key, group, fbx_group, fbx_gname in node.get_final_data(scene, None, False):
+                animations.setdefault(obj_key, ("dummy_unused_key", {}))[1][fbx_group] = (group_key, group, fbx_gname)
+    if not animations:
+        return None
+    return (ex.get_blender_anim_stack_key(scene, None), animations, ex.get_blender_anim_layer_key(scene, None),
+            scene.name.encode(), f_start, f_end)
+
+
+def bone_local_transforms(bone, key_frames: np.ndarray, quats: np.ndarray, loc: np.ndarray | None,
+                          frames: np.ndarray, correction=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A bone's FBX local transform on each of ``frames`` from its keys.
+
+    Blender poses a bone by ``P_j = P_parent · (L_parent^-1 L_j) · basis_j`` (``L``:
+    rest matrices in armature space, ``basis``: key location then rotation), so
+    relative to its parent it sits at ``L_parent^-1 L_j · basis_j``.
+
+    Args:
+        bone: the ``bpy.types.Bone`` (rest matrices).
+        key_frames: (K,) Blender frames of the keys.
+        quats: (K, 4) w-x-y-z rotation keys; ``loc``: (K, 3) location keys or None.
+        frames: (F,) frames to sample (linear between keys, held outside them).
+        correction: the exporter's (bone correction, its inverse) 4x4 matrices, or None.
+
+    Returns:
+        location (F, 3), XYZ Euler angles in degrees (F, 3), continuous along the
+        frames, and scale (F, 3) (ones: bones are rigid).
+    """
+    def sample(values):
+        return np.stack([np.interp(frames, key_frames, values[:, c]) for c in range(values.shape[1])], -1)
+
+    rest = np.array(bone.matrix_local)
+    if bone.parent is not None:
+        rest = np.linalg.inv(np.array(bone.parent.matrix_local)) @ rest
+    # Quaternions throughout (Rotation.from_matrix orthonormalises each matrix by SVD: slow).
+    rot = Rotation.from_matrix(rest[:3, :3]) * Rotation.from_quat(sample(quats)[:, [1, 2, 3, 0]])  # normalises
+    loc = rest[:3, 3] + (0.0 if loc is None else sample(loc) @ rest[:3, :3].T)
+    if correction is not None:
+        corr, corr_inv = correction
+        if bone.parent is not None:
+            loc = loc @ corr_inv[:3, :3].T + corr_inv[:3, 3]
+            rot = Rotation.from_matrix(corr_inv[:3, :3]) * rot
+        rot = rot * Rotation.from_matrix(corr[:3, :3])
+    loc = np.broadcast_to(loc, (len(frames), 3))
+    return loc, np.degrees(continuous_euler_xyz(rot.as_quat())), np.ones((len(frames), 3))
+
+
+def continuous_euler_xyz(quats: np.ndarray) -> np.ndarray:
+    """(F, 3) XYZ Euler angles (radians; ``R = Rz Ry Rx``, Blender's and FBX's XYZ order)
+    of (F, 4) x-y-z-w quaternions along time, without jumps.
+
+    Every rotation has two triples, ``(x, y, z)`` with ``|y| <= 90°`` and ``(x + 180°,
+    180° - y, z + 180°)``, each up to whole turns. Each frame takes the one nearer
+    the previous frame's (as Blender's ``to_euler(order, compat)``, by the sum of
+    the three angle steps); since the two differ by the same symmetry on every
+    frame, whether to switch at frame t depends on frames t-1 and t only, which
+    keeps this a few array operations. Then whole turns are unwrapped.
+    """
+    first = Rotation.from_quat(quats).as_euler("xyz")
+    if len(first) < 2:
+        return first
+    other = first + np.array([np.pi, 0.0, np.pi])
+    other[:, 1] = np.pi - first[:, 1]
+
+    def steps(a, b):  # sum of the angle steps, each wrapped to [0, pi]
+        return np.abs(np.angle(np.exp(1j * (a - b)))).sum(axis=1)
+
+    switch = steps(other[1:], first[:-1]) < steps(first[1:], first[:-1])
+    flip = np.concatenate([[0], np.cumsum(switch)]) % 2 == 1
+    return np.unwrap(np.where(flip[:, None], other, first), axis=0)
 
 
 def add_armature(bl_scene, name: str, sk: Skeleton, bone_prefix: str = "", up: str = "y"):

@@ -49,7 +49,7 @@ def joint_tokens(names, parents) -> list[str]:
     return paths
 
 
-def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -> Path:
+def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m", meshes: dict | None = None) -> Path:
     """Write every person of ``scene`` to a USD file, atomically.
 
     Args:
@@ -57,6 +57,8 @@ def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -
         path: ``.usda``, ``.usdc`` or ``.usd`` (binary).
         up: "y" or "z", the stage's ``upAxis``.
         units: "m" or "cm" (``metersPerUnit`` 1 or 0.01).
+        meshes: track id -> :class:`mocap.body_model.BodyMesh` on that person's skeleton
+            (our frame): a skinned ``Mesh`` ``/Mocap/person<ID>/Body`` (see :func:`add_body`).
     """
     from pxr import Gf, Sdf, Usd, UsdGeom, UsdSkel, Vt
 
@@ -114,8 +116,36 @@ def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m") -
             binding = UsdSkel.BindingAPI.Apply(skeleton.GetPrim())
             binding.CreateAnimationSourceRel().SetTargets([anim.GetPath()])
             UsdSkel.BindingAPI.Apply(skel_root.GetPrim()).CreateSkeletonRel().SetTargets([skeleton.GetPath()])
+            if (meshes or {}).get(tid) is not None:
+                add_body(stage, skel_root, skeleton, meshes[tid], up, units)
         stage.SetStartTimeCode(float(min(first)))
         stage.SetEndTimeCode(float(max(last)))
         stage.GetRootLayer().documentation = f"mocap: {scene.source}" if scene.source else "mocap"
         layer.Save()
     return path
+
+
+def add_body(stage, skel_root, skeleton, mesh, up: str = "y", units: str = "m"):
+    """``mesh`` (a :class:`mocap.body_model.BodyMesh` in our frame, rest pose) as a ``Mesh``
+    ``Body`` under ``skel_root``, bound to ``skeleton``: ``primvars:skel:jointIndices`` /
+    ``jointWeights`` with 4 influences a vertex (indices into the skeleton's joints), an
+    identity ``geomBindTransform`` (the points are in the skeleton's bind space already)."""
+    from pxr import Gf, UsdGeom, UsdSkel, Vt
+
+    from . import basis
+
+    C, s = basis(up, units)
+    points = (s * mesh.vertices @ C.T).astype(np.float32)
+    geom = UsdGeom.Mesh.Define(stage, skel_root.GetPath().AppendChild("Body"))
+    geom.CreatePointsAttr(Vt.Vec3fArray.FromNumpy(points))
+    geom.CreateFaceVertexCountsAttr(Vt.IntArray.FromNumpy(np.full(len(mesh.faces), 3, dtype=np.int32)))
+    geom.CreateFaceVertexIndicesAttr(Vt.IntArray.FromNumpy(mesh.faces.reshape(-1).astype(np.int32)))
+    geom.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)  # a polygon body, not a subdivision cage
+    geom.CreateExtentAttr(Vt.Vec3fArray([Gf.Vec3f(*map(float, points.min(0))), Gf.Vec3f(*map(float, points.max(0)))]))
+    binding = UsdSkel.BindingAPI.Apply(geom.GetPrim())
+    binding.CreateSkeletonRel().SetTargets([skeleton.GetPath()])
+    k = mesh.joints.shape[1]
+    binding.CreateJointIndicesPrimvar(False, k).Set(Vt.IntArray.FromNumpy(mesh.joints.reshape(-1).astype(np.int32)))
+    binding.CreateJointWeightsPrimvar(False, k).Set(Vt.FloatArray.FromNumpy(mesh.weights.reshape(-1).astype(np.float32)))
+    binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
+    return geom
