@@ -159,6 +159,8 @@ def save_npz(scene: Scene, path: str | Path) -> None:
 def _motion_arrays(m: Motion) -> dict[str, np.ndarray]:
     sk = m.skeleton
     extra = {} if m.contacts is None else {"foot_contacts": m.contacts}
+    if sk.rest_frames is not None:
+        extra["rest_frames"] = sk.rest_frames
     return extra | {
         "poses": m.axis_angle(),
         "trans": m.translation - sk.rest_offsets[0],
@@ -225,7 +227,8 @@ def _motion_from(d: dict[str, np.ndarray], prefix: str) -> Motion:
         raise ValueError(f"poses must be (T, 3*J), got {poses.shape}")
     if prefix + "joint_names" in d:
         names = tuple(str(n) for n in d[prefix + "joint_names"])
-        sk = Skeleton(names, tuple(int(p) for p in d[prefix + "parents"]), d[prefix + "rest_offsets"])
+        sk = Skeleton(names, tuple(int(p) for p in d[prefix + "parents"]), d[prefix + "rest_offsets"],
+                      d.get(prefix + "rest_frames"))
     else:
         sk = neutral_skeleton()
     T, J = poses.shape[0], sk.num_joints

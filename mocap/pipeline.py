@@ -161,7 +161,8 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             if est is not None:
                 per_person.setdefault(tid, []).append(est)
     progress.start("solve", len(per_person))
-    body = body_model_for(options)
+    loaded = options.export.body_model if options.export is not None else None  # run() loaded it for --mesh
+    body = loaded if loaded is not None else body_model_for(options)
     if options.ground:
         camera = Camera(camera.K, camera.image_size, ground_from_estimates(per_person, skeleton))
     motions = {}

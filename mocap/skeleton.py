@@ -24,7 +24,7 @@ SMPL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = 24
 JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Skeleton:
     """A joint hierarchy with rest offsets.
 
@@ -33,11 +33,18 @@ class Skeleton:
         parents: (J,) parent index per joint, -1 for the root; parents precede children.
         rest_offsets: (J, 3) offset of each joint from its parent in the rest pose,
             metres; row 0 is the root's rest position in the model frame.
+        rest_frames: (J, 3, 3) each joint's own axes in the rest pose (columns, in the
+            model frame), as a character file orients its bones (bone rolls); None:
+            every joint's axes are the world's. Rotations in mocap are always
+            world-aligned (the identity at rest) whatever these are; writers that
+            store joint orientations express them in these frames
+            (:func:`in_joint_frames`), so the file's bones are the character's own.
     """
 
     names: tuple[str, ...]
     parents: tuple[int, ...]
     rest_offsets: np.ndarray
+    rest_frames: np.ndarray | None = None
 
     def __post_init__(self):
         offsets = np.asarray(self.rest_offsets, dtype=np.float64)
@@ -46,6 +53,14 @@ class Skeleton:
         if any(p >= j for j, p in enumerate(self.parents)):
             raise ValueError("skeleton parents must precede their children")
         object.__setattr__(self, "rest_offsets", offsets)
+        if self.rest_frames is not None:
+            frames = np.asarray(self.rest_frames, dtype=np.float64)
+            if frames.shape != (len(self.names), 3, 3):
+                raise ValueError(f"rest_frames must be ({len(self.names)}, 3, 3), got {frames.shape}")
+            if not np.allclose(np.swapaxes(frames, 1, 2) @ frames, np.eye(3), atol=1e-5) or \
+                    np.any(np.linalg.det(frames) < 0):
+                raise ValueError("rest_frames must be rotations")
+            object.__setattr__(self, "rest_frames", frames)
 
     @property
     def num_joints(self) -> int:
@@ -104,6 +119,31 @@ def rest_offsets(parents, positions: np.ndarray) -> np.ndarray:
     positions = np.asarray(positions, dtype=np.float64)
     parents = np.asarray(parents)
     return positions - np.where(parents[:, None] >= 0, positions[np.maximum(parents, 0)], 0.0)
+
+
+def in_joint_frames(rotations: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """Local rotations and offsets in the joints' own rest frames (:attr:`Skeleton.rest_frames`).
+
+    With ``F`` the rest frames, a joint posed by world-aligned local rotations ``R``
+    has the world orientation ``G_j F_j`` (``G_j = G_parent R_j``); relative to its
+    parent's posed frame that is ``F_parentᵀ R_j F_j``, and the joint sits at
+    ``F_parentᵀ offset_j`` there (a root's parent frame is the world's).
+
+    Args:
+        rotations: (..., J, 3, 3) world-aligned local rotations (the identity: the rest pose).
+        skeleton: its ``rest_frames`` (None: world-aligned, nothing changes).
+
+    Returns:
+        rotations (..., J, 3, 3) and offsets (J, 3) in the parents' frames.
+    """
+    rotations = np.asarray(rotations, dtype=np.float64)
+    F = skeleton.rest_frames
+    if F is None:
+        return rotations, skeleton.rest_offsets
+    parents = np.asarray(skeleton.parents)
+    Fp = np.where((parents >= 0)[:, None, None], F[np.maximum(parents, 0)], np.eye(3))  # (J, 3, 3)
+    FpT = np.swapaxes(Fp, -1, -2)
+    return FpT @ rotations @ F, np.einsum("jab,jb->ja", FpT, skeleton.rest_offsets)
 
 
 def forward_kinematics(

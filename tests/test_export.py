@@ -478,11 +478,11 @@ def test_fbx_failure_keeps_existing_file(tmp_path, monkeypatch):
     real = fbx._build_person
     calls = []
 
-    def failing(bl_scene, name, *args):
+    def failing(bl_scene, name, *args, **kwargs):
         calls.append(name)
         if len(calls) == 2:
             raise RuntimeError("simulated failure while building person5")
-        return real(bl_scene, name, *args)
+        return real(bl_scene, name, *args, **kwargs)
 
     monkeypatch.setattr(fbx, "_build_person", failing)
     with pytest.raises(RuntimeError, match="simulated"):

@@ -217,3 +217,126 @@ def test_cmu_bvh_maps_and_retargets_onto_every_rig():
         pelvis, ankle = builtin_rig(name).index_of("pelvis"), builtin_rig(name).index_of("left_ankle")
         assert np.all(joints[:, ankle, 1] < joints[:, pelvis, 1])
         assert np.isfinite(joints).all()
+
+
+def _hero_fbx(path: Path, seed: int = 0) -> dict[str, np.ndarray]:
+    """A character FBX made in Blender: Mixamo's bones with the character's own axes (random
+    rolls; some bones pointing sideways, as rigs from other tools do). Returns each bone's
+    world rest rotation (3, 3) in Blender's frame."""
+    import bpy
+
+    from mocap.export import C_YUP_TO_ZUP
+
+    rng = np.random.default_rng(seed)
+    sk = builtin_rig("mixamo").skeleton
+    heads = sk.rest_positions() @ C_YUP_TO_ZUP.T  # Blender Z-up
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    arm = bpy.data.armatures.new("hero")
+    obj = bpy.data.objects.new("hero", arm)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    bones = []
+    for j, name in enumerate(sk.names):
+        eb = arm.edit_bones.new(name)
+        kids = sk.children(j)
+        direction = heads[kids[0]] - heads[j] if kids and j % 5 else rng.normal(size=3)
+        eb.head, eb.tail = heads[j], heads[j] + 0.08 * direction / np.linalg.norm(direction)
+        eb.roll = rng.uniform(-np.pi, np.pi)
+        eb.use_connect = False
+        if sk.parents[j] >= 0:
+            eb.parent = bones[sk.parents[j]]
+        bones.append(eb)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    frames = {n: np.array(obj.data.bones[n].matrix_local)[:3, :3] for n in sk.names}
+    bpy.ops.export_scene.fbx(filepath=str(path), object_types={"ARMATURE"}, add_leaf_bones=False, bake_anim=False)
+    return frames
+
+
+def _pose_character_with(bpy, character, animated, frame: float) -> np.ndarray:
+    """Copy every bone's pose (its local transform from rest, Blender's ``matrix_basis``) from
+    ``animated`` to ``character`` by name at ``frame``, as an engine plays a clip on a
+    character of the same skeleton; the character's bone heads (world, Y-up metres)."""
+    from readers import ZUP_TO_YUP
+
+    bpy.context.scene.frame_set(int(frame))
+    for pb in character.pose.bones:
+        pb.matrix_basis = animated.pose.bones[pb.name].matrix_basis.copy()
+    bpy.context.view_layer.update()
+    mw = np.array(character.matrix_world)
+    heads = np.array([np.array(pb.head) for pb in character.pose.bones])
+    return (heads @ mw[:3, :3].T + mw[:3, 3]) @ ZUP_TO_YUP.T
+
+
+def test_character_bone_axes_are_kept_and_the_clip_plays_on_the_character(tmp_path):
+    """--rig-file hero.fbx where the hero's bones have their own axes (rolls, bones pointing
+    sideways): the exported FBX's bones have the hero's exact rest orientations, so its
+    per-bone poses, copied by name onto the hero itself (no retargeting step), put the
+    hero's joints where our forward kinematics says, within 1 mm. The glTF and USD files
+    orient their joints the same way."""
+    import bpy
+
+    from mocap.export import C_YUP_TO_ZUP, prepare_scene
+    from readers import blender_import_fbx
+
+    hero_path = tmp_path / "hero.fbx"
+    hero_frames = _hero_fbx(hero_path)
+    rig = load_rig(hero_path)
+    assert rig.skeleton.rest_frames is not None
+    assert sorted(rig.skeleton.names) == sorted(hero_frames)
+    np.testing.assert_allclose(C_YUP_TO_ZUP @ rig.skeleton.rest_frames,
+                               [hero_frames[n] for n in rig.skeleton.names], atol=1e-5)
+
+    scene = Scene({0: synthetic_motion(T=8, seed=7)})
+    options = ExportOptions(rig=rig)
+    expected = prepare_scene(scene, options).motions[0]
+    want = expected.joint_positions()
+    for suffix in (".fbx", ".glb", ".usda"):
+        export_scene(scene, tmp_path / f"clip{suffix}", options=options)
+
+    anims = blender_import_fbx(tmp_path / "clip.fbx")  # also leaves the clip's armature in the session
+    assert np.linalg.norm(anims["person0"].of(rig.skeleton.names) - want, axis=-1).max() < 1e-3
+    clip = bpy.data.objects["person0"]
+    with_frames = {n: np.array(clip.matrix_world)[:3, :3] @ np.array(clip.data.bones[n].matrix_local)[:3, :3]
+                   for n in rig.skeleton.names}
+    bpy.ops.import_scene.fbx(filepath=str(hero_path))
+    (hero,) = [o for o in bpy.context.scene.objects if o.type == "ARMATURE" and o is not clip]
+    for n in rig.skeleton.names:
+        hero_world = np.array(hero.matrix_world)[:3, :3] @ np.array(hero.data.bones[n].matrix_local)[:3, :3]
+        np.testing.assert_allclose(with_frames[n], hero_world, atol=1e-4, err_msg=n)
+    for k, frame in enumerate(1 + np.rint(expected.times * expected.fps)):
+        got = _pose_character_with(bpy, hero, clip, frame)
+        error = np.linalg.norm(got - want[k], axis=-1).max()
+        assert error < 1e-3, f"frame {k}: the hero's joints are off by {error * 1e3:.2f} mm"
+
+    from test_formats import reimported  # glTF and USD through Blender's importers too
+
+    for suffix in (".glb", ".usda"):
+        got = reimported(tmp_path / f"clip{suffix}", suffix, Scene({0: expected}), options)[0]
+        assert np.linalg.norm(got - want, axis=-1).max() < 1e-3, suffix
+    from mocap.rigs import _read_gltf_rig  # our glTF: its joint nodes' world rest axes
+
+    glb = _read_gltf_rig(tmp_path / "clip.glb").skeleton
+    order = [glb.names.index(f"person0:{n}") for n in rig.skeleton.names]
+    np.testing.assert_allclose(glb.rest_frames[order], rig.skeleton.rest_frames, atol=1e-6)
+    from pxr import Usd, UsdSkel
+
+    stage = Usd.Stage.Open(str(tmp_path / "clip.usda"))
+    bind = np.array(UsdSkel.Skeleton(stage.GetPrimAtPath("/Mocap/person0/Skeleton")).GetBindTransformsAttr().Get())
+    np.testing.assert_allclose(np.swapaxes(bind[:, :3, :3], 1, 2), rig.skeleton.rest_frames, atol=1e-6)
+
+
+def test_rig_json_joint_axes(tmp_path):
+    """A rig .json may give each joint's axes as a quaternion; they reach the skeleton, and
+    a bad one is refused clearly."""
+    doc = json.loads((Path(__file__).resolve().parents[1] / "mocap/rigs/mixamo.json").read_text())
+    q = Rotation.from_euler("z", 30, degrees=True).as_quat().tolist()
+    doc["joints"][3]["rotation"] = q
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    rig = load_rig(tmp_path / "r.json")
+    np.testing.assert_allclose(rig.skeleton.rest_frames[3], Rotation.from_quat(q).as_matrix(), atol=1e-12)
+    np.testing.assert_allclose(rig.skeleton.rest_frames[0], np.eye(3))
+    doc["joints"][3]["rotation"] = [0, 0, 0]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="quaternion"):
+        load_rig(tmp_path / "bad.json")

@@ -81,8 +81,8 @@ def basis(up: str, units: str) -> tuple[np.ndarray, float]:
 def in_file_frame(motion: Motion, up: str, units: str) -> Motion:
     """``motion`` expressed in a file's frame: lengths in ``units``, axes turned so ``up`` is up.
 
-    Rotations become ``C R Cᵀ``, rest offsets and translation ``s C v``: joint
-    positions by forward kinematics are the original ones in the new frame.
+    Rotations become ``C R Cᵀ``, rest offsets and translation ``s C v``, rest frames
+    ``C F``: joint positions by forward kinematics are the original ones in the new frame.
     """
     from ..skeleton import Skeleton
 
@@ -90,7 +90,8 @@ def in_file_frame(motion: Motion, up: str, units: str) -> Motion:
     if up == "y" and s == 1.0:
         return motion
     sk = motion.skeleton
-    skeleton = Skeleton(sk.names, sk.parents, s * sk.rest_offsets @ C.T)
+    skeleton = Skeleton(sk.names, sk.parents, s * sk.rest_offsets @ C.T,
+                        None if sk.rest_frames is None else C @ sk.rest_frames)
     return Motion(fps=motion.fps, times=motion.times, rotations=C @ motion.rotations @ C.T,
                   translation=s * motion.translation @ C.T, skeleton=skeleton, betas=motion.betas,
                   confidence=motion.confidence, gender=motion.gender, contacts=motion.contacts)

@@ -147,7 +147,7 @@ def write_fbx(scene: Scene, path: str | Path, up: str = "y", units: str = "m", b
         for tid in sorted(scene.motions):
             name = f"person{tid}"
             motion = in_file_frame(scene.motions[tid], up, units)
-            person = _build_person(bl_scene, name, motion, f"{name}:" if prefix else "", up)
+            person = _build_person(bl_scene, name, motion, f"{name}:" if prefix else "", up, action=bake)
             tracks.update(person)
             if (meshes or {}).get(tid) is not None:
                 add_body(bl_scene, f"{name}_body", bpy.data.objects[name], [b for _, b in person],
@@ -236,13 +236,17 @@ def _set_scene_fps(bl_scene, fps: float) -> None:
     bl_scene.render.fps_base = bl_scene.render.fps / fps
 
 
-def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y") -> dict:
-    """Add one armature object animated by ``motion`` (in the file's frame: ``up`` axis,
-    file units); return its keys per bone, ``{(object, bone): (frames (K,), quaternions
-    (K, 4) w-x-y-z, location (K, 3) or None)}``, as :func:`keys_as_curves` takes them."""
+def _build_person(bl_scene, name: str, motion: Motion, bone_prefix: str = "", up: str = "y",
+                  action: bool = True) -> dict:
+    """Add one armature object for ``motion`` (in the file's frame: ``up`` axis, file units),
+    animated by an action of its keys if ``action`` (else left in its rest pose: the
+    pose the exporter writes as the bones' own transforms); return its keys per bone,
+    ``{(object, bone): (frames (K,), quaternions (K, 4) w-x-y-z, location (K, 3) or None)}``,
+    as :func:`keys_as_curves` takes them."""
     obj, bone_names, A = add_armature(bl_scene, name, motion.skeleton, bone_prefix, up)
     frames, quats, loc = pose_keys(motion, A, name)
-    _add_action(obj, name, bone_names, motion.skeleton, frames, quats, loc)
+    if action:
+        _add_action(obj, name, bone_names, motion.skeleton, frames, quats, loc)
     # Insertion-ordered: the bones in joint order.
     return {(obj.name, bone): (frames, quats[:, j], loc if motion.skeleton.parents[j] < 0 else None)
             for j, bone in enumerate(bone_names)}
@@ -384,13 +388,16 @@ def continuous_euler_xyz(quats: np.ndarray) -> np.ndarray:
 
 
 def add_armature(bl_scene, name: str, sk: Skeleton, bone_prefix: str = "", up: str = "y"):
-    """Add an armature object ``name`` with one bone per joint of ``sk`` (in the file's frame).
+    """Add an armature object ``name`` with one bone per joint of ``sk`` (in the file's frame):
+    each bone from its joint towards the child that continues it, roll 0, or, when the
+    skeleton has ``rest_frames`` (a character's bones), with exactly those axes.
 
     Returns:
         the object, the bone names as Blender stored them (J,), and each bone's
         rest orientation in armature space (J, 3, 3).
     """
     import bpy
+    from mathutils import Matrix
 
     heads = sk.rest_positions()  # (J, 3) armature space = the file's frame
     min_length = 0.01 / bl_scene.unit_settings.scale_length  # 1 cm in scene units
@@ -408,6 +415,10 @@ def add_armature(bl_scene, name: str, sk: Skeleton, bone_prefix: str = "", up: s
     for j, joint in enumerate(sk.names):
         eb = arm.edit_bones.new(bone_prefix + joint)
         eb.head, eb.tail, eb.roll = heads[j], tails[j], 0.0
+        if sk.rest_frames is not None:  # the character's own bone axes (Y along the bone), same length
+            M = np.eye(4)
+            M[:3, :3], M[:3, 3] = sk.rest_frames[j], heads[j]
+            eb.matrix = Matrix(M.tolist())
         eb.use_connect = False  # bone heads are the joints; tails only orient the bones
         if sk.parents[j] >= 0:
             eb.parent = bones[sk.parents[j]]

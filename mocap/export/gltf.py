@@ -14,9 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ..fileio import atomic_output
 from ..motion import Scene
+from ..skeleton import in_joint_frames
 
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125  # glTF componentType codes
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963  # bufferView targets
@@ -60,19 +62,26 @@ def write_gltf(scene: Scene, path: str | Path, meshes: dict | None = None) -> No
         first = len(doc.nodes)  # joint j is node first + 1 + j; the person's node comes first
         doc.nodes.append(gl.Node(name=f"person{tid}", children=[first + 1]))
         roots.append(first)
+        # Joint orientations in the skeleton's own rest frames (world-aligned unless a
+        # character file gave them): node rotations at rest, then animated.
+        rest_local, offsets = in_joint_frames(np.broadcast_to(np.eye(3), (1, sk.num_joints, 3, 3)), sk)
         for j, name in enumerate(sk.names):
             children = [first + 1 + c for c in sk.children(j)]
-            doc.nodes.append(gl.Node(name=f"person{tid}:{name}", translation=sk.rest_offsets[j].tolist(),
-                                     children=children or None))
-        rest = sk.rest_positions()
-        inverse_bind = np.tile(np.eye(4), (sk.num_joints, 1, 1))
-        inverse_bind[:, :3, 3] = -rest  # rest pose has no rotations: undo the joint's rest position
+            turned = not np.allclose(rest_local[0, j], np.eye(3), atol=1e-12)
+            rotation = Rotation.from_matrix(rest_local[0, j]).as_quat().tolist() if turned else None
+            doc.nodes.append(gl.Node(name=f"person{tid}:{name}", translation=offsets[j].tolist(),
+                                     rotation=rotation, children=children or None))
+        bind = np.tile(np.eye(4), (sk.num_joints, 1, 1))  # each joint's rest frame in the world
+        bind[:, :3, 3] = sk.rest_positions()
+        if sk.rest_frames is not None:
+            bind[:, :3, :3] = sk.rest_frames
+        inverse_bind = np.linalg.inv(bind)
         doc.skins.append(gl.Skin(name=f"person{tid}", skeleton=first + 1,
                                  joints=list(range(first + 1, first + 1 + sk.num_joints)),
                                  inverseBindMatrices=accessor(np.swapaxes(inverse_bind, 1, 2), "MAT4")))
         # Times in seconds; glTF wants them increasing, which a motion's are.
         times = accessor(motion.times[:, None] + shift, "SCALAR", bounds=True)
-        q = continuous_quaternions(motion.rotations)  # (T, J, 4) x, y, z, w
+        q = continuous_quaternions(in_joint_frames(motion.rotations, sk)[0])  # (T, J, 4) x, y, z, w
         for j in range(sk.num_joints):
             _channel(doc, animation, gl, times, accessor(q[:, j], "VEC4"), first + 1 + j, "rotation")
         _channel(doc, animation, gl, times, accessor(motion.translation, "VEC3"), first + 1, "translation")

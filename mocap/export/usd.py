@@ -10,7 +10,9 @@ person, ``/Mocap/person<ID>``, with its ``Skeleton`` (``.../Skeleton``) and the
   ``spine.001``) has them replaced by ``_``; the original names are in the
   skeleton's ``jointNames``.
 - ``restTransforms`` are local (translation = rest offset), ``bindTransforms``
-  world-space rest matrices (row-vector convention, translation in the last row).
+  world-space rest matrices (row-vector convention, translation in the last row);
+  joints are oriented as the skeleton's ``rest_frames`` say (a character's bone
+  rolls), else world-aligned, and the animation's rotations are in those frames.
 - The animation samples every joint's rotation (quatf), translation (float3) and
   scale (half3, all 1) at time code ``round(time * fps)``: ``timeCodesPerSecond =
   framesPerSecond = fps``, so time code / fps is the video time.
@@ -28,6 +30,7 @@ import numpy as np
 from ..errors import OutputError
 from ..fileio import atomic_output
 from ..motion import Scene
+from ..skeleton import in_joint_frames
 from . import UNIT_NAMES, in_file_frame
 
 
@@ -95,18 +98,20 @@ def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m", m
             tokens = joint_tokens(sk.names, sk.parents)
             skeleton.CreateJointsAttr(Vt.TokenArray(tokens))
             skeleton.CreateJointNamesAttr(Vt.TokenArray(list(sk.names)))
-            rest = [Gf.Matrix4d(1.0).SetTranslate(Gf.Vec3d(*map(float, v))) for v in sk.rest_offsets]
-            bind = [Gf.Matrix4d(1.0).SetTranslate(Gf.Vec3d(*map(float, v))) for v in sk.rest_positions()]
-            skeleton.CreateRestTransformsAttr(Vt.Matrix4dArray(rest))
-            skeleton.CreateBindTransformsAttr(Vt.Matrix4dArray(bind))
+            # Joint orientations in the skeleton's own rest frames (world-aligned unless a
+            # character file gave them).
+            rest_local, offsets = in_joint_frames(np.broadcast_to(np.eye(3), (1, sk.num_joints, 3, 3)), sk)
+            frames = np.tile(np.eye(3), (sk.num_joints, 1, 1)) if sk.rest_frames is None else sk.rest_frames
+            skeleton.CreateRestTransformsAttr(_matrices(rest_local[0], offsets))
+            skeleton.CreateBindTransformsAttr(_matrices(frames, sk.rest_positions()))
 
             anim = UsdSkel.Animation.Define(stage, skeleton.GetPath().AppendChild("Animation"))
             anim.CreateJointsAttr(Vt.TokenArray(tokens))
             rot_attr, trans_attr = anim.CreateRotationsAttr(), anim.CreateTranslationsAttr()
             anim.CreateScalesAttr(Vt.Vec3hArray.FromNumpy(np.ones((sk.num_joints, 3), dtype=np.float16)))
             # GfQuatf is laid out (x, y, z, w) in memory: imaginary part, then real.
-            xyzw = continuous_quaternions(motion.rotations).astype(np.float32)  # (T, J, 4)
-            local_t = np.broadcast_to(sk.rest_offsets, (motion.num_frames, sk.num_joints, 3)).copy()
+            xyzw = continuous_quaternions(in_joint_frames(motion.rotations, sk)[0]).astype(np.float32)  # (T, J, 4)
+            local_t = np.broadcast_to(offsets, (motion.num_frames, sk.num_joints, 3)).copy()
             local_t[:, 0] = motion.translation  # the root's offset is its position
             local_t = local_t.astype(np.float32)
             for k, code in enumerate(codes):
@@ -123,6 +128,17 @@ def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m", m
         stage.GetRootLayer().documentation = f"mocap: {scene.source}" if scene.source else "mocap"
         layer.Save()
     return path
+
+
+def _matrices(rotations: np.ndarray, translations: np.ndarray):
+    """A ``VtMatrix4dArray`` of (J, 3, 3) rotations and (J, 3) translations (USD's row-vector
+    matrices: the rotation transposed, the translation in the last row)."""
+    from pxr import Vt
+
+    m = np.tile(np.eye(4), (len(rotations), 1, 1))
+    m[:, :3, :3] = np.swapaxes(rotations, 1, 2)
+    m[:, 3, :3] = translations
+    return Vt.Matrix4dArray.FromNumpy(m)
 
 
 def add_body(stage, skel_root, skeleton, mesh, up: str = "y", units: str = "m"):

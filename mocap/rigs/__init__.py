@@ -104,7 +104,7 @@ def rig_from_json(doc: object, name: str) -> Rig:
     """A rig from the parsed JSON of a rig file (see ``mixamo.json`` for the layout)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("joints"), list) or not doc["joints"]:
         raise ValueError('expected an object with a non-empty "joints" list')
-    names, parents, offsets, smpl = [], [], [], []
+    names, parents, offsets, smpl, rotations = [], [], [], [], []
     for i, joint in enumerate(doc["joints"]):
         if not isinstance(joint, dict) or not isinstance(joint.get("name"), str) or not joint["name"]:
             raise ValueError(f"joint {i}: needs a non-empty string \"name\"")
@@ -121,11 +121,21 @@ def rig_from_json(doc: object, name: str) -> Rig:
         driver = joint.get("smpl")
         if driver is not None and driver not in SMPL_JOINT_NAMES:
             raise ValueError(f"joint {jname!r}: {driver!r} is not an SMPL joint name")
+        rotation = joint.get("rotation", [0.0, 0.0, 0.0, 1.0])
+        if (not isinstance(rotation, list) or len(rotation) != 4
+                or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in rotation)
+                or not 0.5 < np.linalg.norm(rotation) < 2):
+            raise ValueError(f"joint {jname!r}: \"rotation\" must be a quaternion [x, y, z, w] (the joint's axes)")
         names.append(jname)
         parents.append(-1 if parent is None else names.index(parent))
         offsets.append([float(v) for v in offset])
         smpl.append(driver)
-    skeleton = Skeleton(tuple(names), tuple(parents), np.array(offsets))
+        rotations.append(rotation)
+    from scipy.spatial.transform import Rotation
+
+    frames = Rotation.from_quat(rotations).as_matrix()
+    frames = None if np.allclose(frames, np.eye(3), atol=1e-12) else frames
+    skeleton = Skeleton(tuple(names), tuple(parents), np.array(offsets), frames)
     return Rig(str(doc.get("name", name)), skeleton, tuple(smpl), str(doc.get("rest_pose", "")))
 
 
@@ -142,12 +152,13 @@ def _read_json_rig(path: Path) -> Rig:
 # --- skeletons of character files -------------------------------------------------
 
 
-def rig_from_joints(name: str, names: list[str], parents: list[int], positions: np.ndarray) -> Rig:
-    """A rig from joint names, parents and (J, 3) rest positions (metres, our axes),
-    mapped to SMPL by name."""
+def rig_from_joints(name: str, names: list[str], parents: list[int], positions: np.ndarray,
+                    frames: np.ndarray | None = None) -> Rig:
+    """A rig from joint names, parents, (J, 3) rest positions (metres, our axes) and
+    optionally (J, 3, 3) the joints' rest axes (bone orientations), mapped to SMPL by name."""
     if sum(p < 0 for p in parents) != 1:
         raise ValueError(f"expected one root joint, found {sum(p < 0 for p in parents)}")
-    skeleton = Skeleton(tuple(names), tuple(parents), rest_offsets(parents, positions))
+    skeleton = Skeleton(tuple(names), tuple(parents), rest_offsets(parents, positions), frames)
     return Rig(name, skeleton, map_to_smpl(skeleton.names, skeleton.parents))
 
 
@@ -215,10 +226,20 @@ def _read_gltf_rig(path: Path) -> Rig:
         names.append(doc.nodes[node].name or f"joint{node}")
         parents.append(index[a] if a >= 0 else -1)
         positions.append(world_of(node)[:3, 3])
+    frames = _rotations([world_of(node)[:3, :3] for node in order])
     try:
-        return rig_from_joints(path.stem, names, parents, np.array(positions))
+        return rig_from_joints(path.stem, names, parents, np.array(positions), frames)
     except ValueError as exc:
         raise InputError(f"{path}: not a usable rig ({exc})") from None
+
+
+def _rotations(matrices) -> np.ndarray | None:
+    """(J, 3, 3) the rotations of (J, 3, 3) node matrices (a uniform scale divided out; the
+    nearest rotation of a sheared one), or None when every one is the identity."""
+    U, _, Vt = np.linalg.svd(np.asarray(matrices, dtype=np.float64))
+    R = U @ Vt
+    R[np.linalg.det(R) < 0] *= -1  # a mirrored node: keep a rotation (axes may flip, positions do not)
+    return None if np.allclose(R, np.eye(3), atol=1e-9) else R
 
 
 def _depth(i: int, parent: list[int]) -> int:
@@ -254,8 +275,10 @@ def _read_fbx_rig(path: Path) -> Rig:
     m = np.array(obj.matrix_world)
     positions = np.array([to_ours @ (m[:3, :3] @ np.array(b.head_local) + m[:3, 3]) for b in bones])
     parents = [index[b.parent.name] if b.parent else -1 for b in bones]
+    # Each bone's axes (Blender's: Y along the bone, X and Z from its roll), in our frame.
+    frames = _rotations([to_ours @ m[:3, :3] @ np.array(b.matrix_local)[:3, :3] for b in bones])
     try:
-        return rig_from_joints(path.stem, [b.name for b in bones], parents, positions)
+        return rig_from_joints(path.stem, [b.name for b in bones], parents, positions, frames)
     except ValueError as exc:
         raise InputError(f"{path}: not a usable rig ({exc})") from None
 
