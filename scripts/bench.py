@@ -4,6 +4,7 @@
     python scripts/bench.py [VIDEO] [--out anim.fbx] [--repeat 2] [--detector auto] [--end S]
     python scripts/bench.py /usr/share/doc/opencv-doc/examples/data/vtest.avi --end 30 --repeat 1
     python scripts/bench.py export [...]   (export speed per format: scripts/bench_export.py)
+    python scripts/bench.py addon [...]    (Blender add-on import speed: scripts/bench_addon.py)
 
 Reported as ratios measured in this process: frames per second end to end,
 speed relative to real time (video fps), and relative to a decode-only pass
@@ -43,6 +44,11 @@ def main() -> int:
         from bench_export import main as bench_export
 
         return bench_export(sys.argv[2:])
+    if sys.argv[1:2] == ["addon"]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_addon import main as bench_addon
+
+        return bench_addon(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("video", nargs="?", default=str(ROOT / "samples" / "turn_jump.mp4"))
     ap.add_argument("--out", default="anim.fbx", help="output name (format by extension)")

@@ -130,13 +130,14 @@ def mesh_kind(options: ExportOptions) -> str:
 
 def check_mesh(options: ExportOptions, paths) -> None:
     """Fail fast, before the long work, if ``options.mesh`` cannot be written to ``paths``:
-    a format without meshes, ``smpl`` without the SMPL model, ``anny`` without the package."""
+    no output format that holds meshes, ``smpl`` without the SMPL model, ``anny`` without
+    the package."""
     if options.mesh == "none":
         return
     kind = mesh_kind(options)
-    for path in map(Path, paths):
-        if path.suffix.lower() not in MESH_FORMATS:
-            raise OutputError(f"{path}: --mesh needs a format that holds meshes ({', '.join(MESH_FORMATS)})")
+    paths = [Path(p) for p in paths]
+    if not any(p.suffix.lower() in MESH_FORMATS for p in paths):  # others (.npz, .bvh) just go without
+        raise OutputError(f"{paths[0]}: --mesh needs an output format that holds meshes ({', '.join(MESH_FORMATS)})")
     if kind == "anny":
         import importlib.util
 
@@ -251,7 +252,8 @@ def export_scene(scene: Scene, path: str | Path, split: bool = False,
         raise OutputError(f"{path}: nothing to export, no person in the scene")
     source = shaped_scene(scene, options)
     scene = prepare_scene(source, options)
-    meshes = body_meshes(source, scene, options, path) if options.mesh != "none" else {}
+    with_mesh = options.mesh != "none" and path.suffix.lower() in MESH_FORMATS
+    meshes = body_meshes(source, scene, options, path) if with_mesh else {}
     if split:
         return [_write(Scene({tid: scene.motions[tid]}, scene.camera, scene.source), p, options,
                        {tid: meshes[tid]} if tid in meshes else {})

@@ -136,6 +136,8 @@ def rig_from_json(doc: object, name: str) -> Rig:
     frames = Rotation.from_quat(rotations).as_matrix()
     frames = None if np.allclose(frames, np.eye(3), atol=1e-12) else frames
     skeleton = Skeleton(tuple(names), tuple(parents), np.array(offsets), frames)
+    if not any("smpl" in joint for joint in doc["joints"]):  # no mapping given: by names, as a character file
+        smpl = list(map_to_smpl(skeleton.names, skeleton.parents))
     return Rig(str(doc.get("name", name)), skeleton, tuple(smpl), str(doc.get("rest_pose", "")))
 
 

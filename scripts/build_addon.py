@@ -1,0 +1,51 @@
+#!/usr/bin/env python
+"""Build the Blender extension zip of the add-on in ``blender_addon/``.
+
+    python scripts/build_addon.py [--out dist/mocap_blender-0.1.0.zip]
+
+The zip holds the add-on's files at its root (``blender_manifest.toml``,
+``__init__.py``, ...), as Blender 4.2+ installs extensions: Edit > Preferences >
+Get Extensions > Install from Disk, or ``blender --command extension install-file``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ADDON = ROOT / "blender_addon"
+
+
+def addon_files() -> list[Path]:
+    """The add-on's source files (no caches)."""
+    return sorted(p for p in ADDON.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml"))
+
+
+def build(out: Path) -> Path:
+    """Write the extension zip to ``out`` atomically; returns it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in addon_files():
+            z.write(path, path.relative_to(ADDON).as_posix())
+    os.replace(tmp, out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "dist" / f"{manifest['id']}_blender-{manifest['version']}.zip")
+    args = ap.parse_args(argv)
+    print(build(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
