@@ -156,12 +156,29 @@ class Job:
         return lines[-1] if lines else f"the engine stopped with exit code {self.returncode}"
 
     def cancel(self, grace: float = 5.0) -> None:
-        """Stop the engine: SIGTERM (mocap removes its partial outputs and exits), then kill."""
-        if self._proc is None or self._proc.poll() is not None:
+        """Stop the engine and every process it started (its own process group): SIGTERM
+        (mocap removes its partial outputs and exits), then SIGKILL for whatever is left;
+        the readers then see their pipes close and end."""
+        if self._proc is None:
             return
+        if self._proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        self._signal(signal.SIGKILL)  # the engine's workers too, if any outlived it
+        self._proc.wait()
+        for t in self._threads:
+            t.join(timeout=5.0)
+
+    def _signal(self, sig) -> None:
         try:
-            os.killpg(self._proc.pid, signal.SIGTERM) if hasattr(os, "killpg") else self._proc.terminate()
-            self._proc.wait(timeout=grace)
-        except (subprocess.TimeoutExpired, ProcessLookupError):
-            self._proc.kill()
-            self._proc.wait()
+            if hasattr(os, "killpg"):
+                os.killpg(self._proc.pid, sig)
+            elif sig == signal.SIGTERM:
+                self._proc.terminate()
+            else:
+                self._proc.kill()
+        except (ProcessLookupError, PermissionError):
+            pass  # already gone

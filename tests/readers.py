@@ -7,6 +7,7 @@ so they compare directly with :func:`mocap.skeleton.forward_kinematics`:
   importers (``bpy``), posed frame by frame.
 - :func:`blender_import_gltf` / :func:`blender_import_usd`: Blender's glTF and USD importers.
 - :func:`blender_posed_meshes`: skinned meshes of an import, deformed by Blender's armature modifier.
+- :func:`usd_skinned_points`: skinned meshes of a USD file, deformed by OpenUSD's UsdSkel.
 - :func:`usd_validate`: OpenUSD's validators (``usdchecker``'s checks).
 - :func:`assimp_info` / :func:`assimp_animation`: the ``assimp`` command line
   tool (an FBX reader unrelated to Blender), through its JSON dump.
@@ -131,6 +132,33 @@ def blender_posed_meshes(bpy, frames) -> dict[str, tuple[str, np.ndarray]]:
             mw = np.array(evaluated.matrix_world)
             out[o.name][1].append((co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]) @ ZUP_TO_YUP.T)
     return {name: (parent, np.array(v)) for name, (parent, v) in out.items()}
+
+
+def usd_skinned_points(path, time_codes) -> dict[str, np.ndarray]:
+    """OpenUSD's own skinning (UsdSkel's reference implementation, not Blender's) of every
+    skinned mesh in a USD file: SkelRoot name -> (F, V, 3) points at each time code, in
+    the file's axes and units (our SkelRoots carry no transform)."""
+    from pxr import Usd, UsdGeom, UsdSkel
+
+    stage = Usd.Stage.Open(str(path))
+    cache = UsdSkel.Cache()
+    out = {}
+    for prim in stage.Traverse():
+        if not prim.IsA(UsdSkel.Root):
+            continue
+        root = UsdSkel.Root(prim)
+        cache.Populate(root, Usd.PrimDefaultPredicate)
+        for binding in cache.ComputeSkelBindings(root, Usd.PrimDefaultPredicate):
+            skeleton = cache.GetSkelQuery(binding.GetSkeleton())
+            for target in binding.GetSkinningTargets():
+                frames = []
+                for code in time_codes:
+                    t = Usd.TimeCode(float(code))
+                    points = UsdGeom.Mesh(target.GetPrim()).GetPointsAttr().Get(t)
+                    assert target.ComputeSkinnedPoints(skeleton.ComputeSkinningTransforms(t), points, t)
+                    frames.append(np.array(points, dtype=np.float64))
+                out[prim.GetName()] = np.array(frames)
+    return out
 
 
 def usd_validate(path) -> list[str]:

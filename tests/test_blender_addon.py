@@ -213,6 +213,11 @@ def test_cancel_stops_the_engine_and_adds_nothing(addon, tmp_path):
     capture.cancel()
     assert capture.state == "CANCELLED"
     assert capture.job.returncode is not None  # the engine process is gone
+    import os
+
+    with pytest.raises(ProcessLookupError):  # and every process it started (its process group)
+        os.killpg(capture.job._proc.pid, 0)
+    assert not any(t.is_alive() for t in capture.job._threads)
     assert not capture.folder.exists()
     assert set(bpy.data.objects.keys()) == before
 
@@ -260,3 +265,15 @@ def test_extension_zip_installs(tmp_path, monkeypatch):
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0 and "installed" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_engine_failure_is_reported_and_adds_nothing(addon, tmp_path):
+    """A video the engine refuses: Run reports the engine's own one-line error (its stderr),
+    and the scene stays empty."""
+    fake = tmp_path / "clip.mp4"
+    fake.write_bytes(b"this is not a video")
+    bpy.context.scene.mocap.video = str(fake)
+    with pytest.raises(RuntimeError, match=r"mocap: .*clip\.mp4"):
+        bpy.ops.mocap.run()
+    assert not bpy.context.scene.objects
+    assert "clip.mp4" in bpy.context.window_manager.mocap_stage
