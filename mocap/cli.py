@@ -7,10 +7,12 @@ Errors a user can fix print one line on stderr and exit with a documented code
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import signal
 import sys
+import time
 import traceback
 
 import click
@@ -172,10 +174,13 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, refere
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "
                    'stdout ({"stage", "done", "total"}), for scripts, farms and the Blender add-on.')
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also append what happens (the command, each stage, the result or the error, with "
+                   "times) to this file, for farm logs.")
 def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, causal, foot_lock, root_motion,
             ground, focal, lens_mm, sensor_mm, fov, start, end, detector, detector_weights, detect_fps, min_seconds,
             persons, split, rig, rig_file, rig_map, target, up, units, mesh, reference_pose, preview, workers,
-            progress_kind):
+            progress_kind, log_path):
     """Capture the people in VIDEO and write their animation to --out.
 
     Everyone seen for --min-seconds is captured, each as an armature named by track
@@ -191,9 +196,10 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
         raise click.BadParameter(f"--end ({end:g}) must be after --start ({start:g})", param_hint="--end")
     if sensor_mm is not None and lens_mm is None:
         raise click.BadParameter("give the lens too (--lens-mm)", param_hint="--sensor-mm")
+    _start_log(log_path)
     outs = list(outs) or [Path(video).with_suffix(".fbx").name]
     export = _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, reference_pose)
-    progress = make_progress(progress_kind)
+    progress = _LoggedProgress(make_progress(progress_kind)) if log_path else make_progress(progress_kind)
     try:
         result = run(video, outs, RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end,
                                           workers=workers, detector=detector, detector_weights=detector_weights,
@@ -206,6 +212,8 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
     finally:
         progress.close()
     outputs = [str(p) for p in result.outputs]
+    _LOG.info("wrote %s (%d frames at %g fps, %d people)", ", ".join(outputs), result.frames, result.fps,
+              result.people)
     if progress_kind == "json":
         click.echo(json.dumps({"stage": "done", "outputs": outputs, "frames": result.frames,
                                "people": result.people, "fps": result.fps, "camera": result.camera}))
@@ -213,6 +221,48 @@ def run_cmd(video, outs, backend, checkpoint, smpl, device, batch_size, precisio
         click.echo(f"wrote {', '.join(outputs)} ({result.frames} frames at {result.fps:g} fps, "
                    f"{result.people} {'person' if result.people == 1 else 'people'}; camera: {result.camera})",
                    err=True)
+
+
+_LOG = logging.getLogger("mocap")
+_LOG.propagate = False  # --log goes to its file only
+_LOG.addHandler(logging.NullHandler())  # without --log: nowhere (not logging's stderr fallback)
+_ARGS: list[str] = []  # the command line being run (for the log)
+
+
+def _start_log(path: str | None) -> None:
+    """With ``--log FILE``: append this command's messages to FILE (timestamped lines)."""
+    if not path:
+        return
+    from .fileio import check_writable
+
+    check_writable(path)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    _LOG.addHandler(handler)
+    _LOG.setLevel(logging.INFO)
+    _LOG.info("mocap %s", " ".join(_ARGS))
+
+
+class _LoggedProgress:
+    """A progress reporter that also logs each stage's start and end."""
+
+    def __init__(self, inner):
+        self.inner, self.started = inner, {}
+
+    def start(self, stage, total=None):
+        self.started[stage] = time.perf_counter()
+        _LOG.info("%s: started%s", stage, f" ({total})" if total else "")
+        self.inner.start(stage, total)
+
+    def advance(self, stage, n=1):
+        self.inner.advance(stage, n)
+
+    def finish(self, stage):
+        _LOG.info("%s: done in %.1f s", stage, time.perf_counter() - self.started.get(stage, time.perf_counter()))
+        self.inner.finish(stage)
+
+    def close(self):
+        self.inner.close()
 
 
 def _hide_native_stderr() -> None:
@@ -234,6 +284,102 @@ def _hide_native_stderr() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
+
+
+@cli.command("batch")
+@click.argument("manifest", type=click.Path(path_type=str))
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=str),
+              help="Output folder: every take's output goes under it, with the batch's state file.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Takes run at once on this machine (--executor local).")
+@click.option("--retries", type=click.IntRange(0, 100), default=1, show_default=True,
+              help="How many more times a failed take is tried in this run.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a pool of worker processes. ray: one Ray task per take on a Ray cluster.")
+@click.option("--address", default=None,
+              help="ray: the cluster (auto, or ray://host:10001) [default: start a local one].")
+@click.option("--format", "default_output", default=".fbx", show_default=True,
+              help="Output suffix for takes whose row names no output (.fbx, .glb, .usd, .bvh, .npz, ...).")
+@click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE",
+              help="A `mocap run` option for every take, e.g. --set smoothing=strong --set rig=ue5 "
+                   "(a take's own columns win).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write the per-take report as JSON.")
+@click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
+              default="auto", show_default=True, help="As for `mocap run` (counts takes).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also append what happens (each take's result) to this file.")
+def batch_cmd(manifest, out_dir, workers, retries, executor, address, default_output, settings, report,
+              progress_kind, log_path):
+    """Capture every take of MANIFEST (CSV, JSONL or YAML: one take a row with `input`, optional
+    `output` and `mocap run` options; or a folder of videos) into --out-dir.
+
+    Re-running skips takes already done with the same video, options and output, redoes changed
+    ones and retries failed ones; a killed batch resumes. Exit code 0 when every take is done, 6
+    when some failed (see the summary or --report).
+    """
+    from pathlib import Path
+
+    from .batch import read_manifest, run_batch
+    from .errors import EXIT_BATCH_FAILED
+    from .fileio import atomic_output, check_writable
+    from .progress import make_progress
+
+    _start_log(log_path)
+    defaults = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected OPTION=VALUE", param_hint="--set")
+        defaults[key.strip().lstrip("-").replace("-", "_").lower()] = value
+    if not default_output.startswith("."):
+        default_output = "." + default_output
+    takes = read_manifest(manifest, default_output)
+    if report:
+        check_writable(report)
+    progress = make_progress(progress_kind)
+    try:
+        result = run_batch(takes, out_dir, defaults, workers, retries, executor, address, progress)
+    finally:
+        progress.close()
+    summary = result.as_dict()
+    if report:
+        with atomic_output(report) as tmp:
+            Path(tmp).write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    for r in result.results:
+        line = (f"{r.status:<6} {r.take}  {r.frames} frames, {r.people} people, {r.seconds:.1f} s"
+                + (" (done before)" if r.attempts == 0 else "") if r.status == "done"
+                else f"{r.status:<6} {r.take}  {r.error}")
+        _LOG.info(line)
+        click.echo(line, err=True)
+    tail = (f"{summary['done']} of {len(takes)} takes done ({result.skipped} already), "
+            f"{summary['failed']} failed, {result.seconds:.1f} s")
+    _LOG.info(tail)
+    click.echo(tail, err=True)
+    if progress_kind == "json":
+        click.echo(json.dumps({"stage": "done", **{k: summary[k] for k in ("done", "failed", "skipped")}}))
+    if result.failed:
+        raise click.exceptions.Exit(EXIT_BATCH_FAILED)
+
+
+@cli.command("doctor")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of the screen.")
+def doctor_cmd(as_json):
+    """Say which backends run here, which model files are found (and where each is looked for),
+    whether a GPU is usable, the Blender (bpy) version, and what to do for anything missing.
+    Exit code 1 when something mocap needs is broken; optional parts only say "missing"."""
+    from dataclasses import asdict
+
+    from .doctor import checks, report
+
+    found = checks()
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in found], indent=1))
+    else:
+        click.echo(f"mocap {__version__}")
+        click.echo(report(found))
+    if any(c.needed and not c.ok for c in found):
+        raise click.exceptions.Exit(1)
 
 
 @cli.command("track")
@@ -391,14 +537,16 @@ def _length_unit(text: str, option: str) -> str | float:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the CLI and turns errors into one line + exit code."""
+    global _ARGS
     args = sys.argv[1:] if argv is None else argv
+    _ARGS = list(args)
     debug = "--debug" in args
     if not debug:
         _hide_native_stderr()
     old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        cli.main(args=args, prog_name="mocap", standalone_mode=False)
-        return 0
+        code = cli.main(args=args, prog_name="mocap", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # a command's Exit(code) comes back as its value
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.UsageError as exc:  # one line, and where to read more
@@ -409,22 +557,28 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt, Interrupted):
+        _LOG.error("interrupted; no output written")
         print("mocap: interrupted; no output written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except MocapError as exc:
         if debug:
             traceback.print_exc()
+        _LOG.error("error (exit %d): %s", exc.exit_code, exc)
         print(f"mocap: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # a bug: say so in one line, with the way to see more
         if debug:
             traceback.print_exc()
+        _LOG.error("internal error: %s: %s", type(exc).__name__, exc)
         print(f"mocap: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+        for handler in [h for h in _LOG.handlers if isinstance(h, logging.FileHandler)]:
+            _LOG.removeHandler(handler)  # --log: one command's file, closed with it
+            handler.close()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ EXIT_USAGE = 2  # bad command-line option (click's own code)
 EXIT_INPUT = 3  # input file missing, unreadable or not what it claims to be
 EXIT_NO_PERSON = 4  # the video was read but nobody was found in it
 EXIT_OUTPUT = 5  # the output could not be written
+EXIT_BATCH_FAILED = 6  # `mocap batch`: some takes failed (the others are done; see the report)
 EXIT_INTERRUPTED = 130  # stopped by SIGINT/SIGTERM; no partial output left
 
 

@@ -5,6 +5,7 @@
     python scripts/bench.py /usr/share/doc/opencv-doc/examples/data/vtest.avi --end 30 --repeat 1
     python scripts/bench.py export [...]   (export speed per format: scripts/bench_export.py)
     python scripts/bench.py addon [...]    (Blender add-on import speed: scripts/bench_addon.py)
+    python scripts/bench.py batch [...]    (batch throughput vs one run after another: scripts/bench_batch.py)
 
 Reported as ratios measured in this process: frames per second end to end,
 speed relative to real time (video fps), and relative to a decode-only pass
@@ -44,6 +45,11 @@ def main() -> int:
         from bench_export import main as bench_export
 
         return bench_export(sys.argv[2:])
+    if sys.argv[1:2] == ["batch"]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_batch import main as bench_batch
+
+        return bench_batch(sys.argv[2:])
     if sys.argv[1:2] == ["addon"]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_addon import main as bench_addon

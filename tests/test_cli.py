@@ -1,5 +1,6 @@
 """The command line: help, and bad input turned into one line + exit code."""
 
+import json
 import os
 import subprocess
 import sys
@@ -219,3 +220,39 @@ def test_export_mesh_needs_an_smpl_model(tmp_path):
                           text=True, cwd=tmp_path, timeout=600, env=env)
     assert "needs the SMPL model" in _one_error_line(proc, EXIT_OUTPUT)
     assert not (tmp_path / "a.glb").exists()
+
+
+def test_log_file_records_the_command_and_the_error(tmp_path):
+    """--log: the command line, the stages and the one-line error, appended with times."""
+    from conftest import make_video, numbered_frames
+
+    empty = make_video(tmp_path / "empty.mp4", numbered_frames(10, 120, 160), fps=10)
+    log = tmp_path / "task.log"
+    log.write_text("earlier task\n")
+    line = _one_error_line(_run("run", str(empty), "--out", str(tmp_path / "a.fbx"), "--log", str(log)),
+                           EXIT_NO_PERSON)
+    text = log.read_text()
+    assert text.startswith("earlier task\n")  # appended, not replaced
+    assert f"run {empty}" in text and "track: started" in text
+    assert "ERROR error (exit 4)" in text and line.removeprefix("mocap: error: ") in text
+
+
+def test_doctor_reports_what_runs_and_what_to_do(tmp_path):
+    """`mocap doctor`: every part on one screen; a model file put where it is looked for is
+    reported found; the JSON form says the same; exit 0 (only optional parts are missing)."""
+    env = dict(os.environ, HOME=str(tmp_path))
+    env.pop("MOCAP_HOME", None)
+    proc = subprocess.run([*MOCAP, "doctor"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for part in ("Python", "backend mediapipe", "HMR 2.0 checkpoint", "SMPL body model", "GPU", "Blender (bpy)"):
+        assert part in out
+    assert "ok       backend mediapipe" in out and "ok       Blender (bpy) for FBX: bpy 5.0.1" in out
+    assert "missing  HMR 2.0 checkpoint" in out and "To do:" in out and "mocap models import" in out
+    smpl = tmp_path / ".cache" / "mocap" / "smpl" / "SMPL_NEUTRAL.npz"
+    smpl.parent.mkdir(parents=True)
+    smpl.write_bytes(b"x")
+    proc = subprocess.run([*MOCAP, "doctor", "--json"], capture_output=True, text=True, env=env, timeout=300)
+    found = {c["name"]: c for c in json.loads(proc.stdout)}
+    assert found["SMPL body model (neutral)"]["ok"] and str(smpl) in found["SMPL body model (neutral)"]["detail"]
+    assert found["backend mediapipe"]["ok"] and not found["HMR 2.0 checkpoint"]["ok"]
