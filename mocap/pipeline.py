@@ -554,6 +554,13 @@ def run(video_path, out_paths, options: RunOptions | None = None, progress: Prog
         check_output_path(path)
     if options.preview:
         check_writable(options.preview)
+    if options.backend == "hmr2":  # load the network now: a missing or bad checkpoint fails before the long work
+        try:
+            from .estimators.hmr2.estimator import checkpoint_body_model
+        except ImportError as exc:
+            raise MocapError(f"--backend hmr2 needs PyTorch and smplx: pip install -e \".[hmr2]\" ({exc})",
+                             exit_code=2) from None
+        checkpoint_body_model(options.checkpoint, options.device, options.precision)  # cached for the capture
     if options.export is not None and options.export.mesh != "none":
         if options.export.mesh in ("smpl", "auto") and options.export.body_model is None:
             options = replace(options, export=replace(options.export, body_model=body_model_for(options)))

@@ -93,7 +93,12 @@ def load_rig(spec: str | Path, mapping: str | Path | None = None) -> Rig:
         rig = _READERS[suffix](path)
     if mapping is not None:
         rig = apply_mapping(rig, read_mapping(mapping))
-    check_mapping(rig)
+    try:
+        check_mapping(rig)
+    except InputError as exc:
+        if str(spec) in BUILTIN_RIGS:
+            raise
+        raise InputError(f"{spec}: {exc}") from None  # name the file
     return rig
 
 
@@ -262,8 +267,8 @@ def _read_fbx_rig(path: Path) -> Rig:
     if not bpy.app.background:
         raise InputError("reading an FBX rig resets Blender's session; run it from the command line")
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
+    try:  # the importer prints progress, and its operator reports failures with a traceback
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             bpy.ops.import_scene.fbx(filepath=str(path))
     except Exception as exc:  # Blender's importer raises RuntimeError and others on bad files
         raise InputError(f"{path}: not a readable FBX file ({str(exc).strip().splitlines()[-1][:160]})") from None
