@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,9 @@ HMR2_MEMBERS = (
     "data/smpl_mean_params.npz",
     "data/smpl/SMPL_NEUTRAL.pkl",
 )
+# What a damaged or cut archive raises while being read (a gzip stream cut short: EOFError,
+# corrupt deflate data: zlib.error, a bad LZMA/bz2 stream: their own errors, all OSError or these).
+_DAMAGED = (tarfile.TarError, OSError, EOFError, zlib.error)
 MAX_MEMBER_BYTES = 16 << 30  # the checkpoint is ~2.5 GB; anything near this is not ours
 
 
@@ -96,12 +100,12 @@ def extract_hmr2_data(tarball: Path, dest: Path) -> list[Path]:
     """
     try:
         archive = tarfile.open(tarball, "r:*")
-    except (tarfile.TarError, OSError) as exc:
+    except _DAMAGED as exc:
         raise InputError(f"{tarball}: not a readable tar archive ({exc})") from None
     with archive:
         try:
             members = {_normal(m.name): m for m in archive.getmembers()}
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except _DAMAGED as exc:
             raise InputError(f"{tarball}: damaged tar archive ({exc})") from None
         wanted = [(name, members[name]) for name in HMR2_MEMBERS if name in members]
         if not any(name.endswith(".ckpt") for name, _ in wanted):
@@ -130,7 +134,7 @@ def extract_hmr2_data(tarball: Path, dest: Path) -> list[Path]:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / name, final)
                 written.append(final)
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except _DAMAGED as exc:
             raise InputError(f"{tarball}: damaged tar archive ({exc})") from None
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -6,6 +6,7 @@
     python scripts/bench.py export [...]   (export speed per format: scripts/bench_export.py)
     python scripts/bench.py addon [...]    (Blender add-on import speed: scripts/bench_addon.py)
     python scripts/bench.py batch [...]    (batch throughput vs one run after another: scripts/bench_batch.py)
+    python scripts/bench.py memory [...]   (peak memory, short vs long video: scripts/bench_memory.py)
 
 Reported as ratios measured in this process: frames per second end to end,
 speed relative to real time (video fps), and relative to a decode-only pass
@@ -45,6 +46,11 @@ def main() -> int:
         from bench_export import main as bench_export
 
         return bench_export(sys.argv[2:])
+    if sys.argv[1:2] == ["memory"]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_memory import main as bench_memory
+
+        return bench_memory(sys.argv[2:])
     if sys.argv[1:2] == ["batch"]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from bench_batch import main as bench_batch

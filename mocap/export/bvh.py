@@ -240,11 +240,15 @@ def _parse(tok: list[str], scale: float) -> BvhData:
     if tok[i + 1].lower() != "frames:" or tok[i + 3].lower() != "frame" or tok[i + 4].lower() != "time:":
         raise ValueError("expected 'Frames:' and 'Frame Time:' after MOTION")
     T, frame_time = int(tok[i + 2]), float(tok[i + 5])
+    if T < 0 or not (np.isfinite(frame_time) and frame_time > 0):
+        raise ValueError(f"frame count must be >= 0 and frame time positive, got {T} and {frame_time:g}")
     n_ch = sum(len(c) for c in channels)
     data = np.array(tok[i + 6 : i + 6 + T * n_ch], dtype=np.float64)
     if data.size != T * n_ch:
         raise ValueError(f"expected {T} frames of {n_ch} values, found {data.size} values")
     data = data.reshape(T, n_ch)
+    if not (np.all(np.isfinite(data)) and np.all(np.isfinite(np.asarray(offsets, dtype=np.float64)))):
+        raise ValueError("NaN or Inf in the offsets or the motion")
 
     J = len(names)
     rotations = np.tile(np.eye(3), (T, J, 1, 1))
