@@ -44,7 +44,7 @@ def make_video(path: Path, minutes: float, height: int, fps: int = 30) -> Path:
         s.codec_context.bit_rate = 2_000_000
         for i in range(total):
             frame = loop[i % len(loop)]
-            frame.pts = None
+            frame.pts, frame.time_base = i, Fraction(1, fps)
             for packet in s.encode(frame):
                 out.mux(packet)
         for packet in s.encode():

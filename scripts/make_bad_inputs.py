@@ -52,7 +52,7 @@ class Case:
 
 
 def _video(path: Path, frames, fps=30, codec="mpeg4", pix_fmt="yuv420p", fmt="rgb24", times=None,
-           container_format=None, options=None) -> Path:
+           container_format=None, options=None, rotation: int | None = None) -> Path:
     import av
 
     frames = list(frames)
@@ -62,6 +62,8 @@ def _video(path: Path, frames, fps=30, codec="mpeg4", pix_fmt="yuv420p", fmt="rg
         s.pix_fmt = pix_fmt
         if times is not None:
             s.codec_context.time_base = Fraction(1, 1000)
+        if rotation is not None:
+            s.set_display_rotation(rotation)  # degrees counter-clockwise, in the display matrix
         for i, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=fmt)
             if times is not None:
@@ -139,6 +141,12 @@ def make_corpus(folder: str | Path) -> list[Case]:
     rgba = [np.dstack([f, np.full(f.shape[:2], 200, np.uint8)]) for f in frames]
     _video(d / "alpha.mov", rgba, codec="png", pix_fmt="rgba", fmt="rgba", container_format="mov")
     video_case("video: alpha channel (valid)", "alpha.mov", expect="ok")
+    for degrees in (90, 270):  # stored sideways with a display rotation, as phones do
+        turned = [np.ascontiguousarray(np.rot90(f, k=-degrees // 90)) for f in frames]
+        _video(d / f"rotated{degrees}.mp4", turned, rotation=degrees)
+        cases.append(Case(f"video: {degrees} degree display rotation (valid, upright)",
+                          ["run", str(d / f"rotated{degrees}.mp4"), "--out", "{out}", "--min-seconds", "0.5"],
+                          "ok", out="out.npz", extra={"upright": True}))
     times = np.cumsum(np.r_[0, np.random.default_rng(0).uniform(0.02, 0.05, 44)])
     _video(d / "vfr.mkv", frames, times=times, container_format="matroska")
     video_case("video: variable frame rate (valid)", "vfr.mkv", expect="ok")

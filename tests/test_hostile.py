@@ -9,6 +9,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,15 @@ def test_every_hostile_input(tmp_path):
         if case.expect == "ok":
             if proc.returncode != 0 or not out.exists() or out.read_bytes() == PREVIOUS:
                 problems.append(f"{case.name}: expected a result, got exit {proc.returncode}: {got}")
+            elif case.extra.get("upright"):  # turned back by its display rotation: the person stands up
+                from mocap.motion import load_npz
+
+                (motion,) = load_npz(out).motions.values()
+                pos = motion.joint_positions()
+                names = motion.skeleton.names
+                rise = pos[:, names.index("head"), 1] - pos[:, names.index("pelvis"), 1]
+                if np.median(rise) < 0.3:
+                    problems.append(f"{case.name}: not upright (head {np.median(rise):.2f} m above the pelvis)")
             continue
         why = []
         if proc.returncode != case.code:
