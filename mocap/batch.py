@@ -183,17 +183,21 @@ def take_argv(take: Take, out_dir: Path, defaults: dict[str, str] | None = None)
     options.setdefault("workers", "1")  # one estimator thread: identical results on any worker
     for key, value in sorted(options.items()):
         flag = "--" + key.replace("_", "-")
-        if value.lower() in ("true", "yes", "on") and key in _FLAGS:
-            argv.append(flag)
-        elif value.lower() in ("false", "no", "off") and key in _FLAGS:
-            argv.append(f"--no-{key.replace('_', '-')}" if key in _NEGATABLE else "")
+        if key in _FLAGS:  # on/off options: --ground, or --foot-lock / --no-foot-lock
+            on = value.lower() in ("true", "yes", "on", "1")
+            argv += [flag] if on else ([f"--no-{flag[2:]}"] if key in _NEGATABLE else [])
         else:
             argv += [flag, value]
-    return [a for a in argv if a]
+    return argv
 
 
 _FLAGS = {"causal", "ground", "foot_lock"}  # on/off options of `mocap run`
 _NEGATABLE = {"foot_lock"}
+
+
+def _backend(argv: list[str]) -> str:
+    """The ``--backend`` a take's ``mocap run`` arguments ask for (mediapipe by default)."""
+    return argv[argv.index("--backend") + 1] if "--backend" in argv[:-1] else "mediapipe"
 
 
 # --- fingerprints and state -------------------------------------------------------------
@@ -439,7 +443,7 @@ class _ray_submitter:
         ray = self.ray
         refs = {}
         for call, key in zip(calls, keys):
-            gpu = 1 if "hmr2" in call[0] and call[0][call[0].index("--backend") + 1] == "hmr2" else 0
+            gpu = 1 if _backend(call[0]) == "hmr2" else 0
             refs[self.task.options(num_cpus=1, num_gpus=gpu).remote(*call)] = key
         waiting = list(refs)
         while waiting:

@@ -27,6 +27,7 @@ import numpy as np
 from .body_model import BodyMesh
 from .errors import InputError
 from .motion import Motion
+from .retarget import retarget
 from .rigs import Rig, map_to_smpl
 from .skeleton import Skeleton, forward_kinematics, rest_offsets
 
@@ -53,8 +54,6 @@ def fit_body(mesh: BodyMesh, mesh_rig: Rig, target: Rig) -> BodyMesh:
     root = tsk.parents.index(-1)
     rest = Motion(fps=1.0, times=np.zeros(1), rotations=np.tile(np.eye(3), (1, tsk.num_joints, 1, 1)),
                   translation=t_pos[root][None], skeleton=tsk)
-    from .retarget import retarget  # retarget imports this package's rigs; keep import order simple
-
     posed = retarget(rest, mesh_rig, source=target)
     p, G = (a[0] for a in forward_kinematics(posed.rotations, posed.translation, msk))  # (Jm, 3), (Jm, 3, 3)
     to_target = _target_joint_of(mesh_rig, target)  # (Jm,) target joint, -1 where none

@@ -40,27 +40,15 @@ def decode_only(path: Path, end: float | None) -> tuple[int, float]:
     return n, time.perf_counter() - t
 
 
+SUBBENCHES = ("export", "addon", "batch", "memory")
+
+
 def main() -> int:
-    if sys.argv[1:2] == ["export"]:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from bench_export import main as bench_export
+    if sys.argv[1:2] and sys.argv[1] in SUBBENCHES:  # `bench.py export ...`: scripts/bench_export.py
+        import importlib
 
-        return bench_export(sys.argv[2:])
-    if sys.argv[1:2] == ["memory"]:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from bench_memory import main as bench_memory
-
-        return bench_memory(sys.argv[2:])
-    if sys.argv[1:2] == ["batch"]:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from bench_batch import main as bench_batch
-
-        return bench_batch(sys.argv[2:])
-    if sys.argv[1:2] == ["addon"]:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from bench_addon import main as bench_addon
-
-        return bench_addon(sys.argv[2:])
+        return importlib.import_module(f"bench_{sys.argv[1]}").main(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("video", nargs="?", default=str(ROOT / "samples" / "turn_jump.mp4"))
     ap.add_argument("--out", default="anim.fbx", help="output name (format by extension)")

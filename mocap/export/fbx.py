@@ -302,9 +302,9 @@ def _curves_from_tracks(ex, scene_data, tracks: dict, f_start: float, f_end: flo
     for ob_obj in scene_data.objects:
         if ob_obj.parented_to_armature:
             continue
-        key = (ob_obj.bdata.name, ob_obj.bdata.name) if not ob_obj.is_bone else (ob_obj._ref.name, ob_obj.bdata.name)
-        if ob_obj.is_bone and key in tracks:
-            loc, rot, scale = bone_local_transforms(ob_obj.bdata, *tracks[key], frames, correction)
+        track = tracks.get((ob_obj._ref.name, ob_obj.bdata.name)) if ob_obj.is_bone else None
+        if track is not None:
+            loc, rot, scale = bone_local_transforms(ob_obj.bdata, *track, frames, correction)
         else:  # not animated: its current transform on every frame
             loc, rot, scale, _m, _mr = ob_obj.fbx_object_tx(scene_data)
             loc, rot, scale = (np.broadcast_to(np.array(v, float), (len(frames), 3)) for v in (loc, rot, scale))
