@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .rotations import normalize, swing
-from .skeleton import Skeleton, forward_kinematics
+from .skeleton import FRAME_BLOCK, Skeleton, forward_kinematics, joint_positions
 
 # hip, knee, ankle, toe joint names per leg (SMPL).
 LEGS = (("left_hip", "left_knee", "left_ankle", "left_foot"),
@@ -140,7 +140,8 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
 
 
 def lock_feet(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton, fps: float,
-              contacts: np.ndarray | None = None, blend_seconds: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+              contacts: np.ndarray | None = None, blend_seconds: float = 0.1,
+              overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Foot-skate cleanup: planted feet stay where they are planted.
 
     Ankles are moved by two-bone IK of each leg (hip and knee rotations; the bend plane
@@ -151,19 +152,29 @@ def lock_feet(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton
         rotations: (T, J, 3, 3) local rotations; translation: (T, 3) root, world Y-up metres.
         contacts: (T, 4) bool for ``CONTACT_JOINTS`` (default: :func:`detect_contacts`).
         blend_seconds: easing time into and out of each contact.
+        overwrite: write the new leg rotations into ``rotations`` (no copy of a long clip).
     Returns:
         rotations (T, J, 3, 3) with new hip, knee and ankle rotations, and the (T, 4) contacts.
     """
     names = list(skeleton.names)
     if not all(n in names for leg in LEGS for n in leg):
         return rotations, np.zeros((len(rotations), len(CONTACT_JOINTS)), bool)
-    positions, glob = forward_kinematics(rotations, translation, skeleton)
     idx = [names.index(n) for n in CONTACT_JOINTS]
+    feet = joint_positions(rotations, translation, skeleton, idx)  # (T, 4, 3)
     if contacts is None:
-        contacts = detect_contacts(positions[:, idx], fps)
-    targets = positions[:, idx] + contact_offsets(positions[:, idx], contacts, int(round(blend_seconds * fps)),
-                                                  VERTICAL_SIGMA_SECONDS * fps)
-    out = rotations.copy()
+        contacts = detect_contacts(feet, fps)
+    targets = feet + contact_offsets(feet, contacts, int(round(blend_seconds * fps)), VERTICAL_SIGMA_SECONDS * fps)
+    out = rotations if overwrite else rotations.copy()
+    for s in range(0, len(out), FRAME_BLOCK):  # the IK is per frame: block by block, bounded temporaries
+        _reach(out[s : s + FRAME_BLOCK], translation[s : s + FRAME_BLOCK], targets[s : s + FRAME_BLOCK], skeleton)
+    return out, contacts
+
+
+def _reach(rotations: np.ndarray, translation: np.ndarray, targets: np.ndarray, skeleton: Skeleton) -> None:
+    """Turn each leg's hip, knee and ankle (in ``rotations`` (T, J, 3, 3), in place) so its
+    ankle and toe reach ``targets`` (T, 4, 3), ordered as ``CONTACT_JOINTS``."""
+    names = list(skeleton.names)
+    positions, glob = forward_kinematics(rotations, translation, skeleton)
     parents = skeleton.parents
     for side, (h, k, a, toe) in enumerate(LEGS):
         h, k, a, toe = (names.index(n) for n in (h, k, a, toe))
@@ -180,7 +191,6 @@ def lock_feet(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton
         foot_dir = np.einsum("tij,j->ti", glob[:, a], skeleton.rest_offsets[toe])
         g_ankle = swing(foot_dir, toe_target - new_ankle) @ glob[:, a]
         g_parent = glob[:, parents[h]]
-        out[moved, h] = (np.swapaxes(g_parent, 1, 2) @ g_hip)[moved]
-        out[moved, k] = (np.swapaxes(g_hip, 1, 2) @ g_knee)[moved]
-        out[moved, a] = (np.swapaxes(g_knee, 1, 2) @ g_ankle)[moved]
-    return out, contacts
+        rotations[moved, h] = (np.swapaxes(g_parent, 1, 2) @ g_hip)[moved]
+        rotations[moved, k] = (np.swapaxes(g_hip, 1, 2) @ g_knee)[moved]
+        rotations[moved, a] = (np.swapaxes(g_knee, 1, 2) @ g_ankle)[moved]

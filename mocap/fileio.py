@@ -66,3 +66,30 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_npz(path: str | os.PathLike, arrays: dict) -> None:
+    """``np.savez_compressed`` streamed: each array goes into its zip member a block of rows
+    at a time (numpy's writer first copies a whole array into one bytes object, and the
+    compressed copy beside it, which on a long clip is several times the array).
+
+    Args:
+        path: the file to write (give the temporary of :func:`atomic_output`).
+        arrays: name -> array (no object arrays); read back by ``np.load`` as usual.
+    """
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, value in arrays.items():
+            a = np.asanyarray(value)
+            header = {"descr": np.lib.format.dtype_to_descr(a.dtype), "fortran_order": False, "shape": a.shape}
+            with z.open(name + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array_header_2_0(member, header)
+                if a.ndim == 0 or a.size == 0:
+                    member.write(a.tobytes())
+                    continue
+                rows = max(1, (1 << 22) // max(1, a[0].nbytes))  # 4 MiB blocks
+                for start in range(0, len(a), rows):
+                    member.write(a[start : start + rows].tobytes())

@@ -14,8 +14,8 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .errors import InputError
-from .fileio import atomic_output
-from .skeleton import Skeleton, forward_kinematics
+from .fileio import atomic_output, write_npz
+from .skeleton import FRAME_BLOCK, Skeleton, joint_positions
 
 FORMAT_VERSION = 1
 
@@ -96,14 +96,18 @@ class Motion:
     def num_frames(self) -> int:
         return len(self.times)
 
-    def joint_positions(self) -> np.ndarray:
-        """(T, J, 3) world joint positions, metres."""
-        return forward_kinematics(self.rotations, self.translation, self.skeleton)[0]
+    def joint_positions(self, joints=None) -> np.ndarray:
+        """(T, K, 3) world positions of joint indices ``joints`` (default all J), metres."""
+        return joint_positions(self.rotations, self.translation, self.skeleton, joints)
 
     def axis_angle(self) -> np.ndarray:
         """(T, J*3) local rotations as axis-angle (AMASS ``poses`` layout)."""
         T, J = self.rotations.shape[:2]
-        return Rotation.from_matrix(self.rotations.reshape(-1, 3, 3)).as_rotvec().reshape(T, J * 3)
+        out = np.empty((T, J * 3))
+        for s in range(0, T, FRAME_BLOCK):  # bounded temporaries on long clips
+            block = self.rotations[s : s + FRAME_BLOCK]
+            out[s : s + FRAME_BLOCK] = Rotation.from_matrix(block.reshape(-1, 3, 3)).as_rotvec().reshape(-1, J * 3)
+        return out
 
 
 @dataclass
@@ -151,8 +155,7 @@ def save_npz(scene: Scene, path: str | Path) -> None:
         arrays["camera_image_size"] = np.asarray(scene.camera.image_size, dtype=np.int64)
         arrays["camera_world_from_camera"] = np.asarray(scene.camera.world_from_camera, dtype=np.float64)
     with atomic_output(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays)
+        write_npz(tmp, arrays)
 
 
 def _motion_arrays(m: Motion) -> dict[str, np.ndarray]:

@@ -29,7 +29,7 @@ from .export import ExportOptions, check_mesh, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Motion, Scene
 from .progress import NullProgress, Progress
-from .skeleton import Skeleton, forward_kinematics, skeleton_for_body
+from .skeleton import Skeleton, joint_positions, skeleton_for_body
 from .smooth import (SMOOTHING_SECONDS, fill_gaps, is_uniform, one_euro_motion, outlier_frames, resample_uniform,
                      smooth_motion)
 from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
@@ -160,21 +160,26 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
         for tid, est in part.items():
             if est is not None:
                 per_person.setdefault(tid, []).append(est)
+    del parts  # per_person holds each piece once, and lets go of it when that person is solved
     progress.start("solve", len(per_person))
     loaded = options.export.body_model if options.export is not None else None  # run() loaded it for --mesh
     body = loaded if loaded is not None else body_model_for(options)
     if options.ground:
         camera = Camera(camera.K, camera.image_size, ground_from_estimates(per_person, skeleton))
     motions = {}
-    for tid, chunks in sorted(per_person.items()):
+    for tid in sorted(per_person):
+        chunks = per_person.pop(tid)
+        betas = [c.betas for c in chunks if c.num_frames]
         est = Estimates.concat(chunks)
+        del chunks
         shaped = skeleton
-        if body is not None and any(np.any(c.betas) for c in chunks):
+        if body is not None and np.any(betas):
             # One body per person: the median of the per-chunk shape estimates.
-            est.betas = np.median([c.betas for c in chunks if c.num_frames], axis=0)
+            est.betas = np.median(betas, axis=0)
             shaped = skeleton_for_body(est.betas, body)
         motion = solve_motion(est, camera, shaped, info.fps, SMOOTHING_SECONDS[options.smoothing],
                               options.foot_lock, options.causal)
+        del est
         if motion is not None:
             motions[tid] = motion
         progress.advance("solve")
@@ -301,7 +306,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
 
     def finish(tid, est, boxes):
         est.confidence = np.where(_inside(est.keypoints, np.array(boxes)), est.confidence, 0.0)
-        parts[tid].append(_keep_from(est, start))
+        parts[tid].append(_keep_from(est, start).compact())
 
     # Shared batches run in a worker thread while this one decodes and cuts the next batch
     # (at most two in flight, so memory stays bounded); results are taken in order.
@@ -369,11 +374,10 @@ def ground_from_estimates(per_person: dict[int, list[Estimates]], skeleton: Skel
     idx = [skeleton.names.index(n) for n in FOOT_JOINTS]
     feet = []
     for chunks in per_person.values():
-        est = Estimates.concat(chunks)
-        seen = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
-        if seen.any():
-            joints, _ = forward_kinematics(est.rotations[seen], est.root_camera[seen], skeleton)
-            feet.append(joints[:, idx])
+        for est in chunks:
+            seen = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
+            if seen.any():
+                feet.append(joint_positions(est.rotations, est.root_camera, skeleton, idx)[seen])
     try:
         return world_from_ground(*fit_ground(np.concatenate(feet) if feet else np.zeros((0, 4, 3))))
     except ValueError as exc:
@@ -455,11 +459,11 @@ def _estimate_segment(video_path, start, end, warm_start, options, skeleton, K, 
             images.append(frame.image)
             times.append(frame.time)
             if len(images) == options.chunk_size:
-                parts.append(_keep_from(estimator(images, np.array(times), K), start))
+                parts.append(_keep_from(estimator(images, np.array(times), K), start).compact())
                 advance(int((np.array(times) >= start - 1e-6).sum()))
                 images, times = [], []
         if images:
-            parts.append(_keep_from(estimator(images, np.array(times), K), start))
+            parts.append(_keep_from(estimator(images, np.array(times), K), start).compact())
             advance(int((np.array(times) >= start - 1e-6).sum()))
     finally:
         estimator.close()
@@ -515,26 +519,27 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
         return None
     R_wc = camera.world_from_camera[:3, :3]
     t_wc = camera.world_from_camera[:3, 3]
-    rotations = est.rotations.copy()
+    # One clip-sized working copy, changed in place by every step below (memory flat with length).
+    rotations = est.rotations.astype(np.float64)
     rotations[:, 0] = R_wc @ rotations[:, 0]
     translation = est.root_camera @ R_wc.T + t_wc
     trusted = valid.copy()
     if smoothing_seconds > 0:  # with smoothing on, flipped or jumping frames are replaced (still "seen")
         seen = np.flatnonzero(valid)
-        outliers = outlier_frames(rotations[seen], translation[seen])
+        outliers = outlier_frames(rotations[seen, :1], translation[seen])  # the root's orientation
         if not outliers.all():
             trusted[seen[outliers]] = False
-    rotations, translation = fill_gaps(est.times, rotations, translation, trusted)
+    rotations, translation = fill_gaps(est.times, rotations, translation, trusted, overwrite=True)
     times, confidence = est.times, np.where(valid, est.confidence, 0.0)
     if not is_uniform(times, fps):
         times, rotations, translation, confidence = resample_uniform(times, rotations, translation, confidence, fps)
     if causal:
-        rotations, translation = one_euro_motion(rotations, translation, fps, smoothing_seconds)
+        rotations, translation = one_euro_motion(rotations, translation, fps, smoothing_seconds, overwrite=True)
     else:
-        rotations, translation = smooth_motion(rotations, translation, fps, smoothing_seconds, t_wc)
+        rotations, translation = smooth_motion(rotations, translation, fps, smoothing_seconds, t_wc, overwrite=True)
     contacts = None
     if foot_lock:
-        rotations, contacts = lock_feet(rotations, translation, skeleton, fps)
+        rotations, contacts = lock_feet(rotations, translation, skeleton, fps, overwrite=True)
     return Motion(fps=fps, times=times, rotations=rotations, translation=translation,
                   skeleton=skeleton, betas=est.betas, confidence=confidence, contacts=contacts)
 

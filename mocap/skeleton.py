@@ -24,6 +24,10 @@ SMPL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = 24
 JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 
+# Whole-clip work on (T, J, ...) arrays runs over blocks of this many frames, so its
+# temporaries stay the same size however long the video is (memory flat with length).
+FRAME_BLOCK = 4096
+
 @dataclass(frozen=True, eq=False)
 class Skeleton:
     """A joint hierarchy with rest offsets.
@@ -172,3 +176,23 @@ def forward_kinematics(
             glob[:, j] = glob[:, p] @ rotations[:, j]
             pos[:, j] = pos[:, p] + glob[:, p] @ offsets[j]
     return pos, glob
+
+
+def joint_positions(rotations: np.ndarray, translation: np.ndarray, skeleton: Skeleton,
+                    joints=None) -> np.ndarray:
+    """World positions of ``joints`` (default all), by forward kinematics over blocks of
+    ``FRAME_BLOCK`` frames: no (T, J, 3, 3) temporaries on a long clip.
+
+    Args:
+        rotations: (T, J, 3, 3) local rotations; translation: (T, 3) root position, metres.
+        joints: joint indices (K,), or None for all.
+    Returns:
+        (T, K, 3) metres.
+    """
+    T = len(rotations)
+    keep = list(range(skeleton.num_joints)) if joints is None else list(joints)
+    out = np.empty((T, len(keep), 3))
+    for s in range(0, T, FRAME_BLOCK):
+        out[s : s + FRAME_BLOCK] = forward_kinematics(rotations[s : s + FRAME_BLOCK],
+                                                      translation[s : s + FRAME_BLOCK], skeleton)[0][:, keep]
+    return out

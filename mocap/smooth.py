@@ -8,16 +8,18 @@ from __future__ import annotations
 import numpy as np
 
 from .rotations import slerp_frames
+from .skeleton import FRAME_BLOCK
 
 
 def fill_gaps(
-    times: np.ndarray, rotations: np.ndarray, translation: np.ndarray, valid: np.ndarray
+    times: np.ndarray, rotations: np.ndarray, translation: np.ndarray, valid: np.ndarray, overwrite: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Replace unseen frames by interpolation between the seen ones (held at the ends).
 
     Args:
         times: (T,) seconds; rotations: (T, J, 3, 3); translation: (T, 3);
         valid: (T,) bool, at least one True.
+        overwrite: fill ``rotations`` in place (no second (T, J, 3, 3) array on a long clip).
     Returns:
         rotations (T, J, 3, 3) and translation (T, 3) with every frame filled.
     """
@@ -29,8 +31,10 @@ def fill_gaps(
     if valid.sum() == 1:
         i = int(np.flatnonzero(valid)[0])
         return np.repeat(rotations[i : i + 1], len(times), 0), np.repeat(translation[i : i + 1], len(times), 0)
-    rot = rotations.copy()
-    rot[~valid] = slerp_frames(times[valid], rotations[valid], times[~valid])
+    rot = rotations if overwrite else rotations.copy()
+    missing = ~valid
+    for j in range(rot.shape[1]):  # joint by joint: temporaries of (T, 3, 3), not (T, J, 3, 3)
+        rot[missing, j] = slerp_frames(times[valid], rotations[valid, j, None], times[missing])[:, 0]
     trans = np.stack([np.interp(times, times[valid], translation[valid, k]) for k in range(3)], axis=1)
     return rot, trans
 
@@ -74,13 +78,29 @@ def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
     T, J = rotations.shape[:2]
-    # assume_valid: rotations here are orthonormal to rounding; scipy's default re-orthonormalises
-    # every matrix by SVD (most of an FBX export's time on long clips).
-    q = Rotation.from_matrix(rotations.reshape(-1, 3, 3), assume_valid=True).as_quat().reshape(T, J, 4)
+    q = np.empty((T, J, 4))
+    for s in range(0, T, FRAME_BLOCK):
+        # assume_valid: rotations here are orthonormal to rounding; scipy's default re-orthonormalises
+        # every matrix by SVD (most of an FBX export's time on long clips).
+        block = rotations[s : s + FRAME_BLOCK].reshape(-1, 3, 3)
+        q[s : s + FRAME_BLOCK] = Rotation.from_matrix(block, assume_valid=True).as_quat().reshape(-1, J, 4)
     flips = np.sign(np.einsum("tjk,tjk->tj", q[1:], q[:-1]))
     flips[flips == 0] = 1
-    sign = np.concatenate([np.ones((1, J)), np.cumprod(flips, axis=0)])
-    return q * sign[..., None]
+    q[1:] *= np.cumprod(flips, axis=0)[..., None]
+    return q
+
+
+def quaternions_to_matrices(q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """(T, J, 4) unit quaternions (x, y, z, w) -> (T, J, 3, 3) rotations, into ``out`` if given
+    (block by block: no temporaries the size of the clip)."""
+    from scipy.spatial.transform import Rotation
+
+    T, J = q.shape[:2]
+    out = np.empty((T, J, 3, 3)) if out is None else out
+    for s in range(0, T, FRAME_BLOCK):
+        out[s : s + FRAME_BLOCK] = Rotation.from_quat(q[s : s + FRAME_BLOCK].reshape(-1, 4)).as_matrix().reshape(
+            -1, J, 3, 3)
+    return out
 
 
 # A monocular estimate's distance from the camera is far noisier than its place across the
@@ -89,7 +109,7 @@ RANGE_SMOOTHING_FACTOR = 3.0
 
 
 def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float,
-                  camera_centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  camera_centre: np.ndarray | None = None, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Zero-phase Gaussian smoothing of a uniformly sampled motion (offline: looks both ways).
 
     Rotations are filtered as hemisphere-continuous quaternions and renormalised (never
@@ -101,19 +121,20 @@ def smooth_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, si
             Gaussian's width (0: unchanged).
         camera_centre: (3,) where the camera is, in the translation's frame: the root's distance
             from it is smoothed ``RANGE_SMOOTHING_FACTOR`` times longer than its direction.
+        overwrite: write the smoothed rotations into ``rotations`` (no second clip-sized array).
     Returns:
         rotations (T, J, 3, 3), translation (T, 3).
     """
     from scipy.ndimage import gaussian_filter1d
-    from scipy.spatial.transform import Rotation
 
     sigma = sigma_seconds * fps
     if sigma <= 0 or len(rotations) < 3:
         return rotations, translation
-    q = gaussian_filter1d(continuous_quaternions(rotations), sigma, axis=0, mode="nearest")
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    T, J = rotations.shape[:2]
-    smoothed = Rotation.from_quat(q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3)
+    smoothed = rotations if overwrite else np.empty(rotations.shape)
+    for j in range(rotations.shape[1]):  # joint by joint: temporaries of (T, 4), not (T, J, 4)
+        q = gaussian_filter1d(continuous_quaternions(rotations[:, j : j + 1]), sigma, axis=0, mode="nearest")
+        q /= np.linalg.norm(q, axis=-1, keepdims=True)
+        quaternions_to_matrices(q, smoothed[:, j : j + 1])
     if camera_centre is not None:
         ray = translation - camera_centre
         distance = np.linalg.norm(ray, axis=1, keepdims=True)
@@ -181,7 +202,7 @@ class OneEuroFilter:
 
 
 def one_euro_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, sigma_seconds: float,
-                    beta: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+                    beta: float = 5.0, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Causal smoothing of a motion, frame by frame (each output frame sees only the frames
     before it): the One Euro filter on hemisphere-continuous quaternions (renormalised) and on
     the root. ``sigma_seconds`` is a ``SMOOTHING_SECONDS`` level, mapped to the cutoff at rest
@@ -189,19 +210,17 @@ def one_euro_motion(rotations: np.ndarray, translation: np.ndarray, fps: float, 
     halves the lag error of beta 0 for the same jitter (standard: acceleration error 21 -> 8.5
     mm/frame², where the offline filter reaches 4.8 by looking ahead).
 
-    Args: rotations (T, J, 3, 3); translation (T, 3). Returns: the same shapes.
+    Args: rotations (T, J, 3, 3); translation (T, 3); overwrite: write the result into
+    ``rotations``. Returns: the same shapes.
     """
-    from scipy.spatial.transform import Rotation
-
     if sigma_seconds <= 0 or len(rotations) < 2:
         return rotations, translation
     cutoff = 1.0 / (2 * np.pi * sigma_seconds)
     q = continuous_quaternions(rotations)
     rot_filter, root_filter = OneEuroFilter(cutoff, beta), OneEuroFilter(cutoff, beta)
-    out_q, out_t = np.empty_like(q), np.empty_like(translation)
-    for t in range(len(q)):
-        out_q[t] = rot_filter(q[t], 1.0 / fps)
+    out_t = np.empty_like(translation)
+    for t in range(len(q)):  # filtered in place: frame t's output depends on frames up to t only
+        q[t] = rot_filter(q[t], 1.0 / fps)
         out_t[t] = root_filter(translation[t], 1.0 / fps)
-    out_q /= np.linalg.norm(out_q, axis=-1, keepdims=True)
-    T, J = rotations.shape[:2]
-    return Rotation.from_quat(out_q.reshape(-1, 4)).as_matrix().reshape(T, J, 3, 3), out_t
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    return quaternions_to_matrices(q, rotations if overwrite else None), out_t

@@ -94,6 +94,11 @@ def _frame_rotation(frame) -> int:
     return int(round(rot / 90.0)) * 90 % 360
 
 
+# Frame rates a capture can use: slower than one frame every 2 s is not motion; faster than
+# 1000 fps is a damaged header (high-speed cameras write their playback rate).
+MIN_FPS, MAX_FPS = 0.5, 1000.0
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Read a video's declared properties without decoding it all.
 
@@ -111,6 +116,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = container.duration / 1_000_000
+        if fps == 0 and stream.frames and duration > 0:  # no rate declared: the frames' own pace
+            fps = stream.frames / duration
         num_frames = int(stream.frames or 0) or int(round(duration * fps))
         rotation = _first_frame_rotation(container)
         w, h = stream.codec_context.width, stream.codec_context.height
@@ -118,8 +125,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             w, h = h, w
         if w <= 0 or h <= 0:
             raise InputError(f"{path}: video stream has no frame size")
-        if not (0 < fps < 1000):
-            raise InputError(f"{path}: video declares an impossible frame rate ({fps:g} fps)")
+        if not (MIN_FPS <= fps < MAX_FPS):
+            raise InputError(f"{path}: video declares an impossible frame rate ({fps:.3g} fps; "
+                             f"{MIN_FPS:g} to {MAX_FPS:g} can be captured)")
         # The stream's own tags describe this camera more specifically than the file's.
         focal_35mm = focal_35mm_from_metadata(dict(stream.metadata))
         if focal_35mm is None:

@@ -114,7 +114,7 @@ def apply_root_motion(motions: dict, world_from_camera: np.ndarray, mode: str) -
         feet = [motion.skeleton.names.index(n) for n in ("left_ankle", "right_ankle", "left_foot", "right_foot")
                 if n in motion.skeleton.names]
         if feet:
-            lowest.append((motion.joint_positions()[:, feet] @ m[:3, :3].T)[..., 1].min(axis=1))
+            lowest.append((motion.joint_positions(feet) @ m[:3, :3].T)[..., 1].min(axis=1))
     if lowest:
         m[1, 3] = -np.percentile(np.concatenate(lowest), 2)
     out = {}

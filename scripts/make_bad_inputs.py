@@ -131,6 +131,9 @@ def make_corpus(folder: str | Path) -> list[Case]:
     video_case("video: one frame", "one_frame.mp4", code=4, says="no person")
     _video(d / "absurd_fps.mkv", _sample_frames(45), fps=100000, codec="ffv1", container_format="matroska")
     video_case("video: absurd frame rate (100000 fps)", "absurd_fps.mkv", code=3, says="frame rate")
+    _video(d / "zero_fps.mp4", _sample_frames(45))
+    _zero_timescale(d / "zero_fps.mp4")
+    video_case("video: 0 fps metadata (MP4 track timescale 0)", "zero_fps.mp4", code=3, says="frame rate")
     frames = _sample_frames(45)
     _video(d / "gray.mkv", [f.mean(-1).astype(np.uint8) for f in frames], codec="ffv1", pix_fmt="gray",
            fmt="gray", container_format="matroska")
@@ -276,6 +279,17 @@ def make_corpus(folder: str | Path) -> list[Case]:
                        ("option: --batch-size 0", ["--batch-size", "0"])):
         cases.append(Case(name, ["run", str(SAMPLE), "--out", "{out}", *args], "error", 2, ""))
     return cases
+
+
+def _zero_timescale(path: Path) -> None:
+    """Set the MP4 video track's time scale (``mdhd`` box, units per second) to 0, as a damaged
+    or hand-made file can have: the declared frame rate becomes meaningless."""
+    data = bytearray(path.read_bytes())
+    box = data.find(b"mdhd")
+    version = data[box + 4]
+    at = box + 4 + 4 + (16 if version == 1 else 8)  # type, version+flags, creation+modification times
+    data[at : at + 4] = bytes(4)
+    path.write_bytes(bytes(data))
 
 
 def _audio_only(path: Path) -> None:

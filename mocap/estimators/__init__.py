@@ -67,12 +67,22 @@ class Estimates:
 
     @staticmethod
     def concat(parts: Sequence["Estimates"]) -> "Estimates":
-        """Join chunks in time order."""
+        """Join chunks in time order (a single chunk is returned as it is)."""
         if not parts:
             raise ValueError("no estimates to join")
+        if len(parts) == 1:
+            return parts[0]
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
         return Estimates(cat("times"), cat("rotations"), cat("root_camera"), cat("confidence"),
                          cat("keypoints"), parts[-1].betas)
+
+
+    def compact(self) -> "Estimates":
+        """What a long clip keeps between estimation and solving, a third of the size:
+        rotations in float32 (finer than any estimate) and no keypoints ((T, 0, 3): they
+        serve only to check each chunk against the person's box, before this)."""
+        return Estimates(self.times, self.rotations.astype(np.float32), self.root_camera, self.confidence,
+                         np.zeros((self.num_frames, 0, 3), np.float32), self.betas)
 
 
 class BodyEstimator(Protocol):
