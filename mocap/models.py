@@ -30,6 +30,7 @@ HMR2_MEMBERS = (
 # corrupt deflate data: zlib.error, a bad LZMA/bz2 stream: their own errors, all OSError or these).
 _DAMAGED = (tarfile.TarError, OSError, EOFError, zlib.error)
 MAX_MEMBER_BYTES = 16 << 30  # the checkpoint is ~2.5 GB; anything near this is not ours
+MAX_MEMBERS = 100_000  # 4D-Humans' bundle has a few dozen files
 
 
 @dataclass
@@ -103,8 +104,16 @@ def extract_hmr2_data(tarball: Path, dest: Path) -> list[Path]:
     except _DAMAGED as exc:
         raise InputError(f"{tarball}: not a readable tar archive ({exc})") from None
     with archive:
+        members = {}
         try:
-            members = {_normal(m.name): m for m in archive.getmembers()}
+            # Member by member: a member declaring an absurd size (a decompression bomb) is refused
+            # on its header, before the archive is read through to the next one.
+            for m in archive:
+                if m.size > MAX_MEMBER_BYTES:
+                    raise InputError(f"{tarball}: refused, {m.name!r} is implausibly large ({m.size} bytes)")
+                if len(members) >= MAX_MEMBERS:
+                    raise InputError(f"{tarball}: refused, more than {MAX_MEMBERS} members")
+                members[_normal(m.name)] = m
         except _DAMAGED as exc:
             raise InputError(f"{tarball}: damaged tar archive ({exc})") from None
         wanted = [(name, members[name]) for name in HMR2_MEMBERS if name in members]
@@ -113,8 +122,6 @@ def extract_hmr2_data(tarball: Path, dest: Path) -> list[Path]:
         for name, m in wanted:
             if not m.isfile():
                 raise InputError(f"{tarball}: refused, {name} is a link or special file, not a regular file")
-            if m.size > MAX_MEMBER_BYTES:
-                raise InputError(f"{tarball}: refused, {name} is implausibly large ({m.size} bytes)")
         dest.mkdir(parents=True, exist_ok=True)
         staging = Path(dest) / f".import-{os.getpid()}"
         written = []

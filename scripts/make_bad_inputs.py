@@ -13,6 +13,7 @@ it where people can look at it. Everything is generated (no downloads), small.
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import pickle
@@ -235,16 +236,14 @@ def make_corpus(folder: str | Path) -> list[Case]:
     cases.append(Case("tarball: symlink out of the cache", ["models", "import", str(d / name)], "error", 3, "",
                       names=name))
 
-    def huge(t):
-        info = tarfile.TarInfo(ckpt_name)
-        info.size = 64 << 30  # declares 64 GB, holds nothing
-        t.addfile(info, io.BytesIO(b""))
-    try:
-        name = tarball("huge_member.tar.gz", huge)
-    except (OSError, tarfile.TarError):
-        name = None
-    if name:
-        cases.append(Case("tarball: huge member", ["models", "import", str(d / name)], "error", 3, "", names=name))
+    # A decompression bomb's opening: a member declaring 64 GB, followed by the first MB of its zeros
+    # (the rest would compress to ~64 MB more); refused on its header, before any of it is read.
+    info = tarfile.TarInfo(ckpt_name)
+    info.size = 64 << 30
+    with gzip.open(d / "huge_member.tar.gz", "wb") as f:
+        f.write(info.tobuf(format=tarfile.GNU_FORMAT) + bytes(1 << 20))
+    cases.append(Case("tarball: huge member (64 GB declared)", ["models", "import", str(d / "huge_member.tar.gz")],
+                      "error", 3, "implausibly large", names="huge_member.tar.gz"))
 
     # --- manifests (mocap batch) ---------------------------------------------------------------
     (d / "traversal.csv").write_text("input,output\nsample.avi,../../etc/x\n")
