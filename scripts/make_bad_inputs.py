@@ -206,6 +206,20 @@ def make_corpus(folder: str | Path) -> list[Case]:
                                                        "--checkpoint", str(d / "evil.ckpt"), "--device", "cpu",
                                                        "--end", "0.2"],
                       "error", 3, "", names="evil.ckpt"))
+    try:  # the released key names, one tensor of the wrong shape
+        import torch
+
+        from mocap.estimators.hmr2.model import HMR2, HMR2Config
+
+        weights = HMR2(HMR2Config.tiny()).state_dict()
+        weights["smpl_head.decpose.weight"] = torch.zeros(5, 5)
+        torch.save({"state_dict": weights}, d / "wrong_shapes.ckpt")
+        cases.append(Case("checkpoint: wrong shapes", ["run", str(SAMPLE), "--out", "{out}", "--backend", "hmr2",
+                                                       "--checkpoint", str(d / "wrong_shapes.ckpt"), "--device",
+                                                       "cpu", "--end", "0.2"],
+                          "error", 3, "wrong shape", names="wrong_shapes.ckpt"))
+    except ImportError:
+        pass
     (d / "truncated.ckpt").write_bytes(b"PK\x03\x04" + b"\0" * 100)
     cases.append(Case("checkpoint: truncated", ["run", str(SAMPLE), "--out", "{out}", "--backend", "hmr2",
                                                 "--checkpoint", str(d / "truncated.ckpt"), "--device", "cpu",
