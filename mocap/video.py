@@ -126,7 +126,8 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         if w <= 0 or h <= 0:
             raise InputError(f"{path}: video stream has no frame size")
         if not (MIN_FPS <= fps < MAX_FPS):
-            raise InputError(f"{path}: video declares an impossible frame rate ({fps:.3g} fps; "
+            shown = f"{fps:.3f}".rstrip("0").rstrip(".")
+            raise InputError(f"{path}: video declares an impossible frame rate ({shown} fps; "
                              f"{MIN_FPS:g} to {MAX_FPS:g} can be captured)")
         # The stream's own tags describe this camera more specifically than the file's.
         focal_35mm = focal_35mm_from_metadata(dict(stream.metadata))

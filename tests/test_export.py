@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+import mocap.motion
 from mocap.errors import OutputError
 from mocap.export import FORMATS, check_output_path, export_scene
 from mocap.export.bvh import read_bvh, write_bvh
@@ -456,12 +457,12 @@ def test_disk_full_mid_write_keeps_existing_file(tmp_path, monkeypatch, suffix):
             f.write((data if isinstance(data, bytes) else data.encode())[: len(data) // 2])
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    def savez_full(f, **arrays):
-        f.write(b"PK\x03\x04 partial zip")
+    def npz_full(path, arrays):
+        Path(path).write_bytes(b"PK\x03\x04 partial zip")
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(Path, "write_text", half_then_full)
-    monkeypatch.setattr(np, "savez_compressed", savez_full)
+    monkeypatch.setattr(mocap.motion, "write_npz", npz_full)
     with pytest.raises(OutputError, match="No space left"):
         export_scene(Scene({0: synthetic_motion(T=10)}), target)
     assert target.read_bytes() == b"previous take"
