@@ -32,7 +32,7 @@ from .progress import NullProgress, Progress
 from .skeleton import Skeleton, joint_positions, skeleton_for_body
 from .smooth import (SMOOTHING_SECONDS, fill_gaps, is_uniform, one_euro_motion, outlier_frames, resample_uniform,
                      smooth_motion)
-from .track import (ByteTracker, Tracklet, boxes_by_time, collect, drop_fragments, fill_frames, filter_tracklets,
+from .track import (ByteTracker, Tracklet, boxes_at_time, collect, drop_fragments, fill_frames, filter_tracklets,
                     join_tracklets)
 from .world import apply_root_motion
 
@@ -292,7 +292,6 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     Every person gets their own estimator (MediaPipe tracks between frames), fed in
     chunks of ``options.chunk_size`` crops.
     """
-    boxes_at = boxes_by_time(people)
     spec = CROPS.get(options.backend, CropSpec())
     estimators: dict = {}
     pending: dict[int, tuple[list, list, list]] = {}
@@ -333,7 +332,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
         for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
             if stop.is_set():
                 return {}
-            for tid, box in boxes_at.get(round(frame.time, 6), []):
+            for tid, box in boxes_at_time(people, frame.time):
                 if tid in estimators and frame.time - last_seen[tid] > RESTART_AFTER_SECONDS:
                     # Back after a gap (hidden, away): what the estimator tracked before is stale.
                     if tid in pending:

@@ -10,7 +10,7 @@ import numpy as np
 from .camera import project
 from .fileio import atomic_output
 from .motion import Scene
-from .track import Tracklet, boxes_by_time
+from .track import Tracklet, boxes_at_time
 from .video import frame_rate_fraction, probe, read_frames
 
 LEFT, RIGHT, CENTRE = (255, 140, 0), (0, 160, 255), (240, 240, 240)
@@ -72,7 +72,6 @@ def write_preview(video_path, scene: Scene, path, tracklets: dict[int, Tracklet]
 
     info = probe(video_path)
     pixels = scene_pixels(scene)
-    boxes_at = boxes_by_time(tracklets or {})
     if progress is not None:
         progress.start("preview", info.num_frames or None)
     with atomic_output(path) as tmp:
@@ -83,7 +82,7 @@ def write_preview(video_path, scene: Scene, path, tracklets: dict[int, Tracklet]
             stream.options = {"crf": "23", "preset": "veryfast"}
             for frame in read_frames(video_path):
                 image = np.ascontiguousarray(frame.image[: stream.height, : stream.width])
-                for tid, box in boxes_at.get(round(frame.time, 6), []):
+                for tid, box in boxes_at_time(tracklets or {}, frame.time):
                     draw_box(image, box, tid)
                 for tid, m in scene.motions.items():
                     k = int(np.argmin(np.abs(m.times - frame.time)))

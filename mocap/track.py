@@ -347,16 +347,19 @@ def _centre(box: np.ndarray) -> np.ndarray:
     return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
 
 
-def boxes_by_time(tracklets: dict[int, Tracklet]) -> dict[float, list[tuple[int, np.ndarray]]]:
-    """Index tracklets by frame time: round(time, 6) -> [(track id, (4,) xyxy box), ...].
+def boxes_at_time(tracklets: dict[int, Tracklet], time: float, tolerance: float = 1e-6
+                  ) -> list[tuple[int, np.ndarray]]:
+    """[(track id, (4,) xyxy box), ...] of the tracklets with a box at ``time`` (seconds).
 
-    Frames decoded again from the same file carry the same times, so a later pass
-    finds each frame's boxes by ``round(frame.time, 6)``.
+    Frames decoded again from the same file carry the same times, so a later pass finds
+    each frame's boxes by its time. A binary search in each tracklet's sorted times:
+    no index built per frame (memory flat with video length).
     """
-    out: dict[float, list[tuple[int, np.ndarray]]] = {}
+    out = []
     for tid, tr in tracklets.items():
-        for t, box in zip(tr.times, tr.boxes):
-            out.setdefault(round(float(t), 6), []).append((tid, box))
+        i = int(np.searchsorted(tr.times, time - tolerance))
+        if i < len(tr.times) and tr.times[i] <= time + tolerance:
+            out.append((tid, tr.boxes[i]))
     return out
 
 

@@ -119,3 +119,17 @@ def test_box_iou():
     a = np.array([[0, 0, 10, 10]], float)
     b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], float)
     assert np.allclose(box_iou(a, b), [[1 / 3, 0.0]])
+
+
+def test_boxes_at_time_finds_each_frames_boxes_by_its_time():
+    from mocap.track import Tracklet, boxes_at_time
+
+    a = Tracklet(3, np.arange(5), np.arange(5) / 30, np.arange(20.0).reshape(5, 4), np.ones(5))
+    b = Tracklet(7, np.arange(2, 4), np.arange(2, 4) / 30, -np.ones((2, 4)), np.ones(2))
+    people = {3: a, 7: b}
+    at = boxes_at_time(people, 2 / 30)
+    assert [tid for tid, _ in at] == [3, 7]
+    assert np.array_equal(at[0][1], [8, 9, 10, 11]) and np.array_equal(at[1][1], [-1, -1, -1, -1])
+    assert [tid for tid, _ in boxes_at_time(people, 4 / 30 + 1e-9)] == [3]  # the same frame decoded again
+    assert boxes_at_time(people, 2.5 / 30) == [] and boxes_at_time(people, 5 / 30) == []
+    assert boxes_at_time({}, 0.0) == []
