@@ -10,7 +10,9 @@ or ``{"defaults": {...}, "takes": [...]}``), or a folder of videos (one take eac
 Each take runs ``mocap run`` in a worker process that lives across takes (the
 imports and Blender start are paid once per worker, not per take), exactly as
 the command line would (same validation, errors and exit codes), on one
-estimator thread (``--workers 1``: bit-identical results wherever it runs).
+estimator thread (``--workers 1``: the result does not depend on how many cores
+the worker has; MediaPipe itself repeats a take bit for bit nearly always, about
+1 in 150 runs of a clip here comes out slightly different).
 
 State: ``<out-dir>/.mocap-batch/state.jsonl``, append-only, one JSON line per
 event (``started``, ``done``, ``failed``), flushed and fsynced, so a batch killed at
@@ -180,7 +182,7 @@ def take_argv(take: Take, out_dir: Path, defaults: dict[str, str] | None = None)
     the batch defaults overridden by the take's own options."""
     options = {**(defaults or {}), **dict(take.options)}
     argv = ["run", take.input, "--out", str(out_dir / take.output), "--progress", "json"]
-    options.setdefault("workers", "1")  # one estimator thread: identical results on any worker
+    options.setdefault("workers", "1")  # one estimator thread: the same result on any worker
     for key, value in sorted(options.items()):
         flag = "--" + key.replace("_", "-")
         if key in _FLAGS:  # on/off options: --ground, or --foot-lock / --no-foot-lock

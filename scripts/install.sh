@@ -32,9 +32,10 @@ apt_install() {
 # Shared libraries that bpy (Blender as a module) loads even when headless.
 apt_install libxrender1 libxi6 libxxf86vm1 libxfixes3 libxkbcommon0 libsm6 libgl1 libegl1
 if ((want_test)); then
-  # assimp: an independent FBX reader for the export tests; opencv-doc: vtest.avi, real
-  # footage of people walking for the detection and tracking tests.
-  apt_install assimp-utils opencv-doc
+  # assimp: an independent FBX reader for the export tests; assimp-testmodels: real CMU motion
+  # capture (BVH) for the smoothing, contact, world and retargeting tests; opencv-doc: vtest.avi,
+  # real footage of people walking for the detection and tracking tests.
+  apt_install assimp-utils assimp-testmodels opencv-doc
   # node + npm for Khronos' glTF validator: Debian's, unless a node install (e.g. NodeSource's,
   # which bundles npm and conflicts with Debian's npm package) is already there.
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm

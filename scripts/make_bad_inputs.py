@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import pickle
+import subprocess
 import sys
 import tarfile
 from dataclasses import dataclass, field
@@ -321,11 +322,116 @@ def _audio_only(path: Path) -> None:
             c.mux(packet)
 
 
+# --- running the corpus ------------------------------------------------------------------
+
+PREVIOUS = b"the previous take's output"
+
+
+def run_case(case: Case, work: Path, code: str | None = None) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run one case's command in a folder of its own under ``work``, with an empty home (no
+    model files, its own cache) and, for ``.fbx`` outputs, a previous output in place.
+    ``code``: a folder holding another ``mocap`` package to run instead (e.g. an old checkout)."""
+    folder = work / "".join(ch if ch.isalnum() else "_" for ch in case.name)
+    folder.mkdir()
+    out = folder / case.out
+    if case.out.endswith(".fbx"):
+        out.write_bytes(PREVIOUS)
+    argv = [a.replace("{out}", str(out)) for a in case.argv]
+    env = {"HOME": str(folder), "PATH": "/usr/bin:/bin", **({"PYTHONPATH": code} if code else {})}
+    proc = subprocess.run([sys.executable, "-m", "mocap", *argv], capture_output=True, text=True, timeout=600,
+                          cwd=folder, env=env)
+    return proc, out
+
+
+def last_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def problems_of(case: Case, proc: subprocess.CompletedProcess, out: Path) -> list[str]:
+    """What is wrong with how a case ended (empty: it behaved). An error case must exit with its
+    code, print exactly one ``mocap: error:`` line naming its file and saying its fragment, and
+    leave no output (a previous one untouched, no ``.part`` files); an ``ok`` case a result."""
+    got = last_line(proc)
+    if case.expect == "ok":
+        if proc.returncode != 0 or not out.exists() or out.read_bytes() == PREVIOUS:
+            return [f"expected a result, got exit {proc.returncode}"]
+        if case.extra.get("upright"):  # turned back by its display rotation: the person stands up
+            from mocap.motion import load_npz
+
+            (motion,) = load_npz(out).motions.values()
+            pos, names = motion.joint_positions(), motion.skeleton.names
+            rise = float(np.median(pos[:, names.index("head"), 1] - pos[:, names.index("pelvis"), 1]))
+            if rise < 0.3:
+                return [f"not upright (head {rise:.2f} m above the pelvis)"]
+        return []
+    why = []
+    if proc.returncode != case.code:
+        why.append(f"exit {proc.returncode} (expected {case.code})")
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    if "Traceback" in proc.stderr or len(lines) != 1:
+        why.append(f"{len(lines)} stderr lines")
+    if not got.startswith("mocap: error:"):
+        why.append("not a mocap error line")
+    if case.names and case.names not in got:
+        why.append(f"does not name {case.names}")
+    if case.says and case.says not in got:
+        why.append(f"does not say {case.says!r}")
+    if case.out.endswith(".fbx"):
+        if out.read_bytes() != PREVIOUS:
+            why.append("previous output changed")
+        leftovers = [p.name for p in out.parent.iterdir() if ".part" in p.name]
+        if leftovers:
+            why.append(f"left {leftovers}")
+    elif out.exists():
+        why.append(f"made {out.name}")
+    return why
+
+
+def run_corpus(cases: list[Case], work: Path, code: str | None = None, jobs: int = 2) -> list[tuple]:
+    """Every case through the command line, ``jobs`` at a time: (case, proc, out, problems)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    work.mkdir(parents=True, exist_ok=True)
+
+    def one(case):
+        proc, out = run_case(case, work, code)
+        return case, proc, out, problems_of(case, proc, out)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, cases))
+
+
+def _report(cases: list[Case], work: Path, before: str | None) -> None:
+    """A markdown table: each kind, what the code in ``before`` did (if given) and what this does."""
+    runs = {"after": run_corpus(cases, work / "after")}
+    if before:
+        runs = {"before": run_corpus(cases, work / "before", code=before), **runs}
+
+    def cell(proc, problems):
+        said = last_line(proc).removeprefix("mocap: error: ")[:90].replace("|", "/")
+        return f"exit {proc.returncode}: {said or '(nothing)'}" + (f" **[{'; '.join(problems)}]**" if problems else "")
+
+    print("| kind | " + " | ".join(runs) + " |")
+    print("|---" * (len(runs) + 1) + "|")
+    for i, case in enumerate(cases):
+        print(f"| {case.name} | " + " | ".join(cell(r[i][1], r[i][3]) for r in runs.values()) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "bad"))
+    ap.add_argument("--report", action="store_true", help="run every case and print a table of what happened")
+    ap.add_argument("--before", metavar="DIR", help="with --report: also run the mocap package in DIR "
+                                                    "(e.g. a `git worktree` of an older commit)")
     args = ap.parse_args(argv)
     cases = make_corpus(args.out)
+    if args.report:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as work:
+            _report(cases, Path(work), args.before)
+        return 0
     for c in cases:
         print(f"{c.expect:<5} {c.name}")
     print(f"{len(cases)} cases in {args.out}")

@@ -3,6 +3,7 @@
 import os
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -342,3 +343,21 @@ def test_cuda_bf16_rotations_within_a_degree_of_fp32(tmp_path):
     rel = np.swapaxes(fp32["rotations"], -1, -2) @ bf16["rotations"]
     angle = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=-2, axis2=-1) - 1) / 2, -1, 1)))
     assert angle.max() < 1.0
+
+
+def test_speed_benchmark_runs_and_reports_every_variant(tmp_path):
+    """scripts/bench_hmr2.py (the GPU benchmark) on the tiny network on the CPU: the report has the
+    baseline, each variant, the best one, MFU and the bf16-vs-fp32 rotation difference."""
+    import json
+    import subprocess
+
+    report = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "bench_hmr2.py"), "--tiny", "--device", "cpu",
+                           "--crops", "16", "--batch-sizes", "8,16", "--json", str(report)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(report.read_text())
+    assert [v["variant"] for v in got["variants"]] == ["bf16 eager b8", "bf16 eager b16"]
+    assert got["best"] in {"bf16 eager b8", "bf16 eager b16"} and got["baseline_crops_per_s"] > 0
+    assert 0 < got["ours_mfu"] < 1 and got["gflop_per_crop"] > 0
+    assert 0 <= got["max_rotation_diff_bf16_vs_fp32_deg"] < 5
