@@ -343,8 +343,12 @@ def run_case(case: Case, work: Path, code: str | None = None) -> tuple[subproces
     return proc, out
 
 
+def stderr_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in proc.stderr.splitlines() if line.strip()]
+
+
 def last_line(proc: subprocess.CompletedProcess) -> str:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    lines = stderr_lines(proc)
     return lines[-1] if lines else ""
 
 
@@ -352,7 +356,8 @@ def problems_of(case: Case, proc: subprocess.CompletedProcess, out: Path) -> lis
     """What is wrong with how a case ended (empty: it behaved). An error case must exit with its
     code, print exactly one ``mocap: error:`` line naming its file and saying its fragment, and
     leave no output (a previous one untouched, no ``.part`` files); an ``ok`` case a result."""
-    got = last_line(proc)
+    lines = stderr_lines(proc)
+    got = lines[-1] if lines else ""
     if case.expect == "ok":
         if proc.returncode != 0 or not out.exists() or out.read_bytes() == PREVIOUS:
             return [f"expected a result, got exit {proc.returncode}"]
@@ -368,7 +373,6 @@ def problems_of(case: Case, proc: subprocess.CompletedProcess, out: Path) -> lis
     why = []
     if proc.returncode != case.code:
         why.append(f"exit {proc.returncode} (expected {case.code})")
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
     if "Traceback" in proc.stderr or len(lines) != 1:
         why.append(f"{len(lines)} stderr lines")
     if not got.startswith("mocap: error:"):

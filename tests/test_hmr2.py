@@ -352,9 +352,9 @@ def test_speed_benchmark_runs_and_reports_every_variant(tmp_path):
     import subprocess
 
     report = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "bench_hmr2.py"), "--tiny", "--device", "cpu",
-                           "--crops", "16", "--batch-sizes", "8,16", "--json", str(report)],
-                          capture_output=True, text=True, timeout=300)
+    bench = Path(__file__).resolve().parents[1] / "scripts" / "bench_hmr2.py"
+    proc = subprocess.run([sys.executable, str(bench), "--tiny", "--device", "cpu", "--crops", "16",
+                           "--batch-sizes", "8,16", "--json", str(report)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     got = json.loads(report.read_text())
     assert [v["variant"] for v in got["variants"]] == ["bf16 eager b8", "bf16 eager b16"]
