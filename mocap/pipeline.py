@@ -20,7 +20,7 @@ import numpy as np
 from . import video
 from .camera import choose_focal, default_camera
 from .contact import lock_feet
-from .crop import crop_window, cut, person_region
+from .crop import cut, person_region
 from .cues import CueCollector
 from .detect import Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError, OutputError
@@ -321,7 +321,8 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
     def flush(tid):
         if shared:
             groups = {t: pending.pop(t) for t in list(pending)}
-            batch_in = {t: (g[0], np.array(g[1]), np.array(g[2], float)) for t, g in groups.items()}
+            batch_in = {t: (g[0], np.array(g[1]), np.array(g[2], float), np.array(g[3], float))
+                        for t, g in groups.items()}
             in_flight.append((inference.submit(estimators[tid].estimate_people, batch_in, K), groups))
             collect(limit=2)
             return
@@ -341,7 +342,7 @@ def _estimate_people(video_path, start, end, warm_start, people: dict[int, Track
                 if tid not in estimators:
                     estimators[tid] = make_estimator(options.backend, skeleton, **backend_settings(options))
                 last_seen[tid] = frame.time
-                window = crop_window(box, aspect=spec.aspect, scale=spec.scale)
+                window = spec.window(box, frame.image.shape)
                 images, times, offsets, boxes = pending.setdefault(tid, ([], [], [], []))
                 images.append(cut(frame.image, window, keep=person_region(box) if spec.blank_neighbours else None))
                 times.append(frame.time)

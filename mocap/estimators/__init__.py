@@ -7,7 +7,7 @@ so the stages after it do not care which network produced them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -27,16 +27,38 @@ class CropSpec:
         aspect: crop width / height. scale: margin factor around the box.
         blank_neighbours: blank what lies outside the person's box (a landmark tracker
             may lock onto the neighbour; a network trained on uncut crops must not be).
+        reads: the backend makes its own crop from the float box: box (4,) xyxy -> (4,) int
+            x0, y0, x1, y1 frame pixels it reads. That part of the frame is cut (clipped to the
+            frame, never padded: the backend sees the frame's real edges) and the box handed on.
+            None: the window of ``aspect`` and ``scale`` is cut, padded with black.
     """
 
     aspect: float = 1.0
     scale: float = 1.3
     blank_neighbours: bool = True
+    reads: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def window(self, box: np.ndarray, frame_shape: tuple) -> np.ndarray:
+        """(4,) int x0, y0, width, height of the part of a frame (H, W, ...) to cut for a box."""
+        from ..crop import crop_window
+
+        if self.reads is None:
+            return crop_window(box, aspect=self.aspect, scale=self.scale)
+        x0, y0, x1, y1 = self.reads(box)
+        x0, y0 = min(max(x0, 0), frame_shape[1]), min(max(y0, 0), frame_shape[0])
+        x1, y1 = max(min(x1, frame_shape[1]), x0), max(min(y1, frame_shape[0]), y0)
+        return np.array([x0, y0, x1 - x0, y1 - y0])
 
 
-# MediaPipe finds the person in a square with room around; HMR 2.0 takes the box grown
-# to 192:256 and nothing else (its own preprocessing squares it).
-CROPS = {"mediapipe": CropSpec(), "hmr2": CropSpec(aspect=192 / 256, scale=1.0, blank_neighbours=False)}
+def _hmr2_reads(box: np.ndarray) -> np.ndarray:
+    from .hmr2.preprocess import crop_reach
+
+    return crop_reach(box)
+
+
+# MediaPipe finds the person in a square with room around; HMR 2.0 warps its crop from the
+# float box on the frame itself, exactly as 4D-Humans does (box grown to 192:256, squared).
+CROPS = {"mediapipe": CropSpec(), "hmr2": CropSpec(blank_neighbours=False, reads=_hmr2_reads)}
 
 
 @dataclass

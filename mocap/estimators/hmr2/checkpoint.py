@@ -9,7 +9,12 @@ globals ``weights_only`` allows (tensor rebuilding, plain containers, dtypes)
 are used as they are; classes from the metadata modules (yacs, Lightning,
 omegaconf, ...) become an inert placeholder that only stores what it is given;
 any other global (``os.system``, ``builtins.eval``, an unknown module) is
-refused before anything is read.
+refused where the unpickler meets its name, before anything could call it.
+
+Names are looked up as Python 3 names: a pickle of protocol 2 (``torch.save``'s
+default) writes Python 2 names (``__builtin__.set`` for the ``set`` in a yacs
+``CfgNode``'s ``__dict__``), mapped through ``_compat_pickle`` first, as pickle
+itself maps them, and only then checked against the allow-list.
 """
 
 from __future__ import annotations
@@ -37,27 +42,44 @@ class _Inert(dict):
         self["__state__"] = state
 
 
+def python3_name(module: str, name: str) -> tuple[str, str]:
+    """A global's Python 3 (module, name), from the Python 2 one a protocol < 3 pickle may carry."""
+    import _compat_pickle
+
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 def _inert(name: str) -> type:
     return type(name.rsplit(".", 1)[-1], (_Inert,), {})
 
 
-def _restricted_pickle():
-    """A pickle module whose Unpickler only resolves allowed globals (see the module notes)."""
+class RefusedGlobal(Exception):
+    """A pickle names a global outside the allow-list: loading it could run code."""
+
+    def __init__(self, name: str):
+        super().__init__(f"refused global {name}")
+        self.name = name
+
+
+def _restricted_pickle(allowed: dict):
+    """A pickle module whose Unpickler only resolves the ``allowed`` globals (full name -> object)
+    and the metadata modules' classes (see the module notes)."""
     import pickle
     import types
 
-    from torch._weights_only_unpickler import _get_allowed_globals
-
-    allowed = _get_allowed_globals()
-
     class Unpickler(pickle.Unpickler):
         def find_class(self, module: str, name: str):
+            # (Mapped whatever the protocol: the C unpickler does not expose it, and a mapped
+            # name still has to pass the allow-list.)
+            module, name = python3_name(module, name)
             full = f"{module}.{name}"
             if full in allowed:
                 return allowed[full]
             if module.split(".")[0] in METADATA_MODULES:
                 return _inert(full)
-            raise pickle.UnpicklingError(f"refused global {full}")
+            raise RefusedGlobal(full)
 
     module = types.ModuleType("mocap_restricted_pickle")
     module.Unpickler = Unpickler
@@ -81,16 +103,14 @@ def read_state_dict(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: checkpoint not found")
+    from torch._weights_only_unpickler import _get_allowed_globals
+
     try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle(_get_allowed_globals()),
+                         weights_only=False)
+    except RefusedGlobal as exc:
+        raise InputError(f"{path}: refused, the checkpoint would run code on loading ({exc.name})") from None
     except Exception as exc:  # not a zip/pickle checkpoint, truncated, ...
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({_short(exc)})") from None
-    code = [n for n in names if n.split(".")[0] not in METADATA_MODULES]
-    if code:
-        raise InputError(f"{path}: refused, the checkpoint would run code on loading ({', '.join(sorted(code))})")
-    try:
-        obj = torch.load(path, map_location="cpu", pickle_module=_restricted_pickle(), weights_only=False)
-    except Exception as exc:
         raise InputError(f"{path}: not a readable PyTorch checkpoint ({_short(exc)})") from None
     state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -141,20 +141,26 @@ class HMR2Estimator:
         """Several people's crops in shared network batches.
 
         Args:
-            groups: id -> (images, times (N,), offsets (N, 2) or None), as for ``__call__``.
+            groups: id -> (images, times (N,), offsets (N, 2) or None[, boxes (N, 4)]), as for
+                ``__call__``; boxes: each person's xyxy box in frame pixels, the crop made
+                from it as 4D-Humans makes it from the whole frame (each image then holds the
+                frame pixels :func:`~.preprocess.crop_reach` names, clipped to the frame).
+                Without boxes, each image is the person's crop as a whole.
         Returns:
             id -> :class:`Estimates`.
         """
         from .preprocess import make_crop
 
         made, spans = [], {}
-        for key, (images, times, offsets) in groups.items():
+        for key, (images, times, offsets, *boxes) in groups.items():
             first = len(made)
             for i, im in enumerate(images):
+                origin = (0, 0) if offsets is None else np.asarray(offsets[i])
+                if boxes and boxes[0] is not None:
+                    made.append(make_crop(im, np.asarray(boxes[0][i], float), origin))
+                    continue
                 crop, centre, size = make_crop(im, np.array([0.0, 0.0, im.shape[1], im.shape[0]]))
-                if offsets is not None:
-                    centre = centre + np.asarray(offsets[i], float)
-                made.append((crop, centre, size))
+                made.append((crop, centre + origin, size))
             spans[key] = (first, len(made), np.asarray(times, float))
         out = self.predict(np.stack([m[0] for m in made])) if made else {}
         centres = np.array([m[1] for m in made]).reshape(-1, 2)

@@ -12,7 +12,9 @@ For a person box (xyxy pixels):
 5. the network then uses the central 192 columns (32 cut each side).
 
 Only the part of the image under the crop (plus the blur's reach) is blurred,
-which gives the same pixels as blurring the whole image, much faster.
+which gives the same pixels as blurring the whole image, much faster; so the
+pipeline needs to cut only that part out of the frame (:func:`crop_reach`),
+never padded, and hands on the detector's float box.
 """
 
 from __future__ import annotations
@@ -51,40 +53,45 @@ def blur_sigma(size: float, patch: int = PATCH) -> float:
     return (factor - 1.0) / 2.0 if factor > 1.1 else 0.0
 
 
-def _blurred_region(image: np.ndarray, centre: np.ndarray, size: float, sigma: float):
-    """The part of ``image`` the crop reads, blurred: (region float64, its x0, y0)."""
-    from scipy.ndimage import gaussian_filter
-
-    H, W = image.shape[:2]
-    reach = int(4.0 * sigma + 0.5) + 2  # the kernel radius (truncate 4) plus bilinear's neighbour
-    x0 = max(int(np.floor(centre[0] - size / 2)) - reach, 0)
-    y0 = max(int(np.floor(centre[1] - size / 2)) - reach, 0)
-    x1 = min(int(np.ceil(centre[0] + size / 2)) + reach + 1, W)
-    y1 = min(int(np.ceil(centre[1] + size / 2)) + reach + 1, H)
-    if x1 <= x0 or y1 <= y0:
-        return np.zeros((1, 1, image.shape[2])), 0, 0
-    region = image[y0:y1, x0:x1].astype(np.float64)
-    return gaussian_filter(region, sigma=(sigma, sigma, 0), mode="nearest", truncate=4.0), x0, y0
+def crop_reach(box: np.ndarray) -> np.ndarray:
+    """(4,) int x0, y0, x1, y1: the frame pixels :func:`make_crop` reads for a box (xyxy), before
+    clipping to the frame: the square, plus the blur's kernel radius (truncate 4) and bilinear's
+    neighbour. A part of the frame holding these pixels gives the same crop as the whole frame."""
+    centre, size = crop_square(box)
+    reach = int(4.0 * blur_sigma(size) + 0.5) + 2
+    return np.array([int(np.floor(centre[0] - size / 2)) - reach, int(np.floor(centre[1] - size / 2)) - reach,
+                     int(np.ceil(centre[0] + size / 2)) + reach + 1, int(np.ceil(centre[1] + size / 2)) + reach + 1])
 
 
-def make_crop(image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def make_crop(image: np.ndarray, box: np.ndarray, origin=(0, 0)) -> tuple[np.ndarray, np.ndarray, float]:
     """One person's network input.
 
     Args:
-        image: (H, W, 3) uint8 RGB frame. box: (4,) xyxy pixels.
+        image: (H, W, 3) uint8 RGB: the frame, or a part of it whose top-left pixel is at
+            ``origin`` (x, y) in the frame, holding :func:`crop_reach` of the box where that
+            lies inside the frame (the crop is then the same as from the whole frame).
+        box: (4,) xyxy frame pixels (floats, as detected: not rounded).
     Returns:
-        crop (3, 256, 256) float32 normalised, the square's centre (2,) and side (pixels).
+        crop (3, 256, 256) float32 normalised, the square's centre (2,) and side (frame pixels).
     """
     centre, size = crop_square(box)
     sigma = blur_sigma(size)
-    if sigma > 0:
-        region, x0, y0 = _blurred_region(image, centre, size, sigma)
-        M = crop_matrix(centre - (x0, y0), size)
-        patch = cv2.warpAffine(region, M, (PATCH, PATCH), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                               borderValue=0)
+    ox, oy = (int(v) for v in origin)
+    x0, y0, x1, y1 = crop_reach(box)
+    # Only the pixels the crop reads are blurred and warped: the same values as blurring the whole
+    # frame (edges repeated at the frame's border), much faster; black outside the frame.
+    x0, y0 = max(x0, ox), max(y0, oy)
+    x1, y1 = min(x1, ox + image.shape[1]), min(y1, oy + image.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        patch = np.zeros((PATCH, PATCH, 3))
     else:
+        region = image[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+        if sigma > 0:
+            from scipy.ndimage import gaussian_filter
+
+            region = gaussian_filter(region.astype(np.float64), sigma=(sigma, sigma, 0), mode="nearest", truncate=4.0)
         # Unblurred, 4D-Humans warps the uint8 image: the patch is rounded to integers.
-        patch = cv2.warpAffine(image, crop_matrix(centre, size), (PATCH, PATCH), flags=cv2.INTER_LINEAR,
+        patch = cv2.warpAffine(region, crop_matrix(centre - (x0, y0), size), (PATCH, PATCH), flags=cv2.INTER_LINEAR,
                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     crop = (patch.astype(np.float64) - MEAN) / STD
     return crop.transpose(2, 0, 1).astype(np.float32), centre, size
