@@ -15,9 +15,19 @@ Quaternions here are (w, x, y, z), Blender's order.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
+
+# A copy of mocap.npz_check's limits and its npz_headers and check_sizes (Blender's Python may
+# lack mocap; tests/test_blender_addon.py keeps the copies equal). np.load allocates each array
+# at the size its header declares, so a few megabytes of zip can ask for gigabytes.
+MAX_ARRAY_BYTES = 2 << 30  # one array: a 24-joint float64 `poses` of 3.7 M frames (4.3 h at 240 fps)
+MAX_TOTAL_BYTES = 8 << 30  # every array together (np.load holds them all): the top-level copy and a few people
+NUMERIC = {"poses", "trans", "times", "confidence", "foot_contacts", "parents", "rest_offsets", "rest_frames",
+           "betas", "mocap_framerate", "track_ids", "mocap_version", "camera_K", "camera_image_size",
+           "camera_world_from_camera"}
 
 
 class MotionFileError(Exception):
@@ -75,9 +85,11 @@ def read_motion_npz(path: str) -> MotionFile:
     """Every person of a motion ``.npz`` (see the module notes).
 
     Raises:
-        MotionFileError: missing, unreadable, or not a mocap/AMASS motion.
+        MotionFileError: missing, unreadable, declaring arrays too large for a motion, or
+            not a mocap/AMASS motion.
     """
     try:
+        check_sizes(npz_headers(path))  # before np.load: refused from the headers, nothing read
         with np.load(path, allow_pickle=False) as data:
             d = {k: data[k] for k in data.files}
     except FileNotFoundError:
@@ -97,6 +109,49 @@ def read_motion_npz(path: str) -> MotionFile:
         camera = {"K": d["camera_K"], "image_size": tuple(int(v) for v in d["camera_image_size"]),
                   "world_from_camera": d["camera_world_from_camera"]}
     return MotionFile(people, camera, str(d.get("source", "")))
+
+
+def npz_headers(path) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Key -> (shape, dtype) of every member of the ``.npz`` at ``path``, from its header only.
+
+    Raises:
+        ValueError: a member that is not a ``.npy`` array (``np.load`` would read it whole).
+    """
+    out = {}
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            key = name.removesuffix(".npy")
+            with z.open(name) as member:
+                try:
+                    version = np.lib.format.read_magic(member)
+                    read = {(1, 0): np.lib.format.read_array_header_1_0,
+                            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                    if read is None:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    shape, _, dtype = read(member)
+                except ValueError as exc:
+                    raise ValueError(f"{key!r} is not a .npy array: {exc}") from None
+            out[key] = (shape, dtype)
+    return out
+
+
+def check_sizes(headers: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
+    """Refuse object and (where numbers belong) non-numeric dtypes, and arrays over the byte limits."""
+    total = 0
+    for key, (shape, dtype) in headers.items():
+        what = f"{key!r} declares shape {shape} {dtype}"
+        if dtype.hasobject:
+            raise ValueError(f"{what}: Python objects, never loaded")
+        if key.rsplit("/", 1)[-1] in NUMERIC and dtype.kind not in "biuf":
+            raise ValueError(f"{what}: not numbers")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        total += nbytes
+        if nbytes > MAX_ARRAY_BYTES:
+            raise ValueError(f"{what}: {nbytes / 2**30:.1f} GiB, over the {MAX_ARRAY_BYTES >> 30} GiB "
+                             "an array may hold")
+        if total > MAX_TOTAL_BYTES:
+            raise ValueError(f"{what}: the arrays reach {total / 2**30:.1f} GiB, over the "
+                             f"{MAX_TOTAL_BYTES >> 30} GiB a file may hold")
 
 
 def _person(d: dict, prefix: str, tid: int) -> Person:

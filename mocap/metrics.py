@@ -105,7 +105,17 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def load_ground_truth(path) -> dict[str, np.ndarray]:
-    """A ground-truth file as written by ``scripts/make_sample.py`` (see its docstring)."""
+    """A ground-truth file as written by ``scripts/make_sample.py`` (see its docstring); its
+    arrays' declared sizes are checked before any is read (:mod:`mocap.npz_check`)."""
+    from .errors import InputError
+    from .npz_check import check_sizes, npz_headers
+
+    try:
+        check_sizes(npz_headers(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged zip raises many kinds
+        raise InputError(f"{path}: not a readable ground-truth .npz ({exc})") from None
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 

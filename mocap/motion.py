@@ -15,6 +15,7 @@ from scipy.spatial.transform import Rotation
 
 from .errors import InputError
 from .fileio import atomic_output, write_npz
+from .npz_check import check_npz
 from .skeleton import FRAME_BLOCK, Skeleton, joint_positions
 
 FORMAT_VERSION = 1
@@ -179,9 +180,15 @@ def _motion_arrays(m: Motion) -> dict[str, np.ndarray]:
 
 def load_npz(path: str | Path) -> Scene:
     """Read a scene written by :func:`save_npz` (or a plain single-person AMASS file
-    with the SMPL-24 topology, which then gets the neutral skeleton)."""
+    with the SMPL-24 topology, which then gets the neutral skeleton).
+
+    Raises:
+        InputError: missing, unreadable, declaring arrays no motion has (refused from the
+            ``.npy`` headers, before any data is read: :mod:`mocap.npz_check`), or bad motion data.
+    """
     path = Path(path)
     try:
+        check_npz(path)  # before np.load, which allocates every array at its declared size
         with np.load(path, allow_pickle=False) as data:
             d = {k: data[k] for k in data.files}
     except FileNotFoundError:

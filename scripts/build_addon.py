@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Build the Blender extension zip of the add-on in ``blender_addon/``.
 
-    python scripts/build_addon.py [--out dist/mocap_blender-0.1.0.zip]
+    python scripts/build_addon.py [--out dist/mocap_blender-0.1.0.zip | --out FOLDER]
 
 The zip holds the add-on's files at its root (``blender_manifest.toml``,
 ``__init__.py``, ...), as Blender 4.2+ installs extensions: Edit > Preferences >
@@ -27,8 +27,17 @@ def addon_files() -> list[Path]:
                   if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml"))
 
 
+def zip_name() -> str:
+    """The zip's usual file name, from the manifest: ``<id>_blender-<version>.zip``."""
+    manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
+    return f"{manifest['id']}_blender-{manifest['version']}.zip"
+
+
 def build(out: Path) -> Path:
-    """Write the extension zip to ``out`` atomically; returns it."""
+    """Write the extension zip to ``out`` atomically (an existing folder: inside it, under
+    :func:`zip_name`); returns the zip's path."""
+    if out.is_dir():
+        out = out / zip_name()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
@@ -39,9 +48,9 @@ def build(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    manifest = tomllib.loads((ADDON / "blender_manifest.toml").read_text(encoding="utf-8"))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", type=Path, default=ROOT / "dist" / f"{manifest['id']}_blender-{manifest['version']}.zip")
+    ap.add_argument("--out", type=Path, default=ROOT / "dist" / zip_name(),
+                    help="the zip, or an existing folder to put it in under its usual name")
     args = ap.parse_args(argv)
     print(build(args.out))
     return 0

@@ -185,6 +185,10 @@ def make_corpus(folder: str | Path) -> list[Case]:
     motion_case("motion: object array (pickled)", "object.npz",
                 {**good, "poses": np.array([_Evil()] * 3, dtype=object)}, "")
     motion_case("motion: not a zip", "garbage.npz", {}, "not a readable motion", raw=b"PK\x03\x04garbage")
+    # A bomb's opening: poses declaring 3.8 GiB, then 1 MiB of zeros; refused on its header, before np.load
+    # allocates the lot.
+    motion_case("motion: poses declaring 3.8 GiB", "huge_declared.npz", {}, "declares shape (7000000, 72)",
+                raw=_declaring_npz((7_000_000, 72)))
 
     # --- SMPL .pkl and checkpoints ------------------------------------------------------------
     (d / "evil_smpl.pkl").write_bytes(pickle.dumps({"v_template": _Evil()}, protocol=2))
@@ -293,6 +297,22 @@ def make_corpus(folder: str | Path) -> list[Case]:
                        ("option: --batch-size 0", ["--batch-size", "0"])):
         cases.append(Case(name, ["run", str(SAMPLE), "--out", "{out}", *args], "error", 2, ""))
     return cases
+
+
+def _declaring_npz(shape: tuple[int, ...]) -> bytes:
+    """A ``.npz`` whose ``poses`` header declares ``shape`` float64 but that holds 1 MiB of zeros,
+    with real ``trans`` (5, 3) and ``mocap_framerate``."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("poses.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": shape})
+            member.write(bytes(1 << 20))
+        for name, value in (("trans", np.zeros((5, 3))), ("mocap_framerate", np.array(30.0))):
+            with z.open(name + ".npy", "w") as member:
+                np.lib.format.write_array(member, value)
+    return buf.getvalue()
 
 
 def _zero_timescale(path: Path) -> None:

@@ -250,6 +250,39 @@ def test_bad_motion_file_is_refused_in_one_line(addon, tmp_path):
     assert not bpy.context.scene.objects
 
 
+def test_huge_declared_array_is_refused_in_one_line(addon, tmp_path):
+    """A motion whose poses declare 3.8 GiB in a 1 MB zip: refused from its .npy header before
+    np.load allocates anything, and nothing is added."""
+    import tracemalloc
+
+    from test_motion import declaring_npz
+
+    path = declaring_npz(tmp_path / "huge.npz", (7_000_000, 72))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(RuntimeError, match=r"huge\.npz.*'poses' declares shape \(7000000, 72\) float64.*GiB"):
+            bpy.ops.mocap.import_npz(filepath=str(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100e6 and time.perf_counter() - start < 2
+    assert not bpy.context.scene.objects
+
+
+def test_header_check_copy_matches_mocap():
+    """The add-on's copy of mocap.npz_check (it may run without mocap) is the same code and limits."""
+    import inspect
+
+    from blender_addon import motion_io
+    from mocap import npz_check
+
+    for name in ("npz_headers", "check_sizes"):
+        assert inspect.getsource(getattr(motion_io, name)) == inspect.getsource(getattr(npz_check, name)), name
+    for name in ("MAX_ARRAY_BYTES", "MAX_TOTAL_BYTES", "NUMERIC"):
+        assert getattr(motion_io, name) == getattr(npz_check, name), name
+
+
 def test_extension_zip_installs(tmp_path, monkeypatch):
     """scripts/build_addon.py's zip is accepted by Blender's extension installer and enabled."""
     import subprocess
@@ -265,6 +298,22 @@ def test_extension_zip_installs(tmp_path, monkeypatch):
     env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0 and "installed" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_extension_zip_into_an_existing_folder(tmp_path):
+    """`build_addon.py --out FOLDER` puts the zip inside the folder under its usual name."""
+    import subprocess
+    import tomllib
+    import zipfile
+
+    manifest = tomllib.loads((ROOT / "blender_addon" / "blender_manifest.toml").read_text(encoding="utf-8"))
+    want = tmp_path / f"{manifest['id']}_blender-{manifest['version']}.zip"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "build_addon.py"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == str(want) and sorted(p.name for p in tmp_path.iterdir()) == [want.name]
+    with zipfile.ZipFile(want) as z:
+        assert {"blender_manifest.toml", "__init__.py", "motion_io.py"} <= set(z.namelist())
 
 
 def test_engine_failure_is_reported_and_adds_nothing(addon, tmp_path):
