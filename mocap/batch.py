@@ -21,24 +21,35 @@ any point (even SIGKILL) resumes: a take whose latest record for its current
 and mocap's version) is ``done``, with its outputs present, is skipped; changed
 takes run again; failed ones are retried. Outputs are written atomically (temp
 file, then rename); the temporary files of a killed run are removed on the next.
+
+One batch at a time per output folder: a batch holds ``<out-dir>/.mocap-batch/lock``
+(``flock``, the holder's pid inside) while it runs; a second one stops at once with
+exit code 5. The kernel drops the lock when its holder dies, so a killed batch leaves
+no stale lock. The pool's workers die with the batch, even when it is SIGKILLed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
+import errno
 import hashlib
 import io
 import json
 import os
 import re
+import signal
+import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import EXIT_OK, InputError, MocapError
+from .errors import EXIT_OK, InputError, MocapError, OutputError
 
 STATE_DIR = ".mocap-batch"
+LOCK_FILE = "lock"  # in STATE_DIR
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".mts", ".wmv")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".yaml", ".yml")
 # Options a take may not set: the batch owns where outputs go and how progress is shown.
@@ -283,6 +294,57 @@ def remove_partial_outputs(out_dir: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def exclusive_batch(out_dir: Path):
+    """Hold the output folder's batch lock (``<out-dir>/.mocap-batch/lock``) for the ``with`` block.
+
+    Two batches on one folder would run the same takes twice and delete each other's
+    temporary files. ``flock``: the kernel releases the lock when its holder dies, even by
+    SIGKILL, so a killed batch never leaves a stale lock (the file itself stays; only the
+    lock counts). The holder writes its pid into the file, for the other batch's message.
+
+    Raises:
+        OutputError: another batch holds the lock, or the lock file cannot be opened.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; keeping batches apart is then up to the user
+        yield
+        return
+    path = out_dir / STATE_DIR / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot open the batch lock file ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            raise OutputError(f"{out_dir}: another mocap batch is running on this output folder"
+                              + (f" (pid {holder})" if holder else "")) from None
+        except OSError as exc:
+            # A file system without locks (NFS without lockd): run unlocked rather than not at all.
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise OutputError(f"{path}: cannot lock the output folder ({exc.strerror})") from None
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lock_holder(fd: int) -> str:
+    """The pid written in the lock file of ``fd``, or "" if there is none."""
+    for _ in range(20):  # the holder may be between emptying the file and writing its pid
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        if text:
+            return text if text.isdigit() else ""
+        time.sleep(0.01)
+    return ""
+
+
 # --- running a take ---------------------------------------------------------------------
 
 
@@ -345,6 +407,9 @@ def run_batch(takes: list[Take], out_dir: str | Path, defaults: dict[str, str] |
         address: the Ray cluster (``auto``, ``ray://host:10001``); None: the Ray already
             initialised in this process, else a local one.
         progress: a :mod:`mocap.progress` reporter (stage "batch", done/total takes).
+
+    Raises:
+        OutputError: another batch is running on ``out_dir`` (see :func:`exclusive_batch`).
     """
     from .progress import NullProgress
 
@@ -352,6 +417,13 @@ def run_batch(takes: list[Take], out_dir: str | Path, defaults: dict[str, str] |
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     state = StateLog(out_dir)
+    with exclusive_batch(out_dir):  # before anything is removed or run
+        return _run_takes(takes, out_dir, state, defaults, workers, retries, executor, address, progress)
+
+
+def _run_takes(takes: list[Take], out_dir: Path, state: StateLog, defaults, workers: int, retries: int,
+               executor: str, address: str | None, progress) -> BatchReport:
+    """:func:`run_batch`'s work, once it holds the output folder."""
     remove_partial_outputs(out_dir)
     t0 = time.perf_counter()
     results: dict[str, TakeResult] = {}
@@ -408,7 +480,8 @@ class _pool_submitter:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_die_with_parent, initargs=(os.getpid(),))
         return self.run
 
     def run(self, calls, keys):
@@ -421,6 +494,44 @@ class _pool_submitter:
     def __exit__(self, *exc):
         self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
         return False
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end this worker when the batch process ``parent`` dies.
+
+    Nothing in a SIGKILLed batch can stop its workers, and a pool worker waits for work
+    forever (it holds its own end of the queue), so they would stay, ~600 MB each, until
+    killed by hand. Linux kills the worker itself when its parent dies (PR_SET_PDEATHSIG;
+    strictly, when the parent *thread* that started it ends: run_batch's, which outlives the
+    pool). That covers only a parent alive at the time of the call, hence the check after
+    it. Without prctl (not Linux), a thread polls the parent pid instead.
+    """
+    if not _set_pdeathsig(signal.SIGKILL):
+        threading.Thread(target=_watch_parent, args=(parent,), name="mocap-parent-watch", daemon=True).start()
+    if os.getppid() != parent:  # the batch died before prctl: we were already re-parented
+        os._exit(1)
+
+
+def _set_pdeathsig(sig: int) -> bool:
+    """Have Linux send ``sig`` to this process when its parent dies; False where it cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(sig), ctypes.c_ulong(0), ctypes.c_ulong(0),
+                          ctypes.c_ulong(0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this process once ``parent`` is no longer its parent (checked every second)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 class _ray_submitter:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -13,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from mocap.batch import Take, read_manifest, remove_partial_outputs, run_batch
-from mocap.errors import EXIT_BATCH_FAILED, InputError
+from mocap.batch import Take, exclusive_batch, read_manifest, remove_partial_outputs, run_batch
+from mocap.errors import EXIT_BATCH_FAILED, EXIT_OUTPUT, InputError, OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "turn_jump.mp4"
@@ -64,6 +66,63 @@ def _files(out: Path) -> dict[str, bytes]:
 # one take in 150 of the same clip comes out different (a tiny difference its frame-to-frame
 # tracking then amplifies), so identical outputs are asserted for all but this many takes.
 MEDIAPIPE_STRAYS = 2
+
+
+def _inline_pool(calls: list):
+    """A stand-in for the process pool that runs each take in this process, appending its
+    ``mocap run`` arguments to ``calls`` and writing them as the output."""
+    import mocap.batch as batch
+
+    class Inline:
+        def __init__(self, workers):
+            pass
+
+        def __enter__(self):
+            return lambda call_list, keys: ((k, self.fake(*c)) for c, k in zip(call_list, keys))
+
+        @staticmethod
+        def fake(argv, name, out_dir):
+            calls.append(argv)
+            out = Path(argv[argv.index("--out") + 1])
+            out.write_text(" ".join(argv))
+            return batch.TakeResult(name, "done", outputs=[out.name])
+
+        def __exit__(self, *exc):
+            return False
+
+    return Inline
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (all its threads' children), from /proc."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            children += [int(c) for c in (task / "children").read_text().split()]
+    return children
+
+
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks after boot), or None once it is gone or a zombie
+    (an orphan's zombie may never be reaped in a container)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in "ZX" else int(fields[19])
+
+
+def _cmdline(pid: int) -> bytes:
+    """The command line of ``pid`` (empty once it is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, the batch's state folder included."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def _same_outputs(a: dict[str, bytes], b: dict[str, bytes]) -> None:
@@ -223,25 +282,7 @@ def test_changed_take_runs_again(tmp_path, monkeypatch):
     import mocap.batch as batch
 
     calls = []
-
-    class Inline:  # the pool, in this process, counting runs
-        def __init__(self, workers):
-            pass
-
-        def __enter__(self):
-            return lambda call_list, keys: ((k, self.fake(*c)) for c, k in zip(call_list, keys))
-
-        @staticmethod
-        def fake(argv, name, out_dir):
-            calls.append(argv)
-            out = Path(argv[argv.index("--out") + 1])
-            out.write_text(" ".join(argv))
-            return batch.TakeResult(name, "done", outputs=[out.name])
-
-        def __exit__(self, *exc):
-            return False
-
-    monkeypatch.setattr(batch, "_pool_submitter", Inline)
+    monkeypatch.setattr(batch, "_pool_submitter", _inline_pool(calls))  # the pool, in this process, counting runs
     video = tmp_path / "a.mp4"
     video.write_bytes(b"take one")
     take = Take("a.bvh", str(video), "a.bvh")
@@ -254,3 +295,80 @@ def test_changed_take_runs_again(tmp_path, monkeypatch):
     (tmp_path / "out" / "a.bvh").unlink()  # an output gone: not done any more
     run_batch([take], tmp_path / "out", {"smoothing": "strong"})
     assert len(calls) == 4
+
+
+def test_workers_die_with_a_killed_batch(tmp_path):
+    """SIGKILL the batch alone (not its process group): its pool workers die with it within
+    seconds instead of idling on their memory until killed by hand, and the output folder's
+    lock goes with the batch, so the next batch can start."""
+    manifest = _takes(tmp_path / "shoot", 2)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([*MOCAP, "batch", str(manifest), "--out-dir", str(out), "--progress", "none",
+                             *[f"--set={k}={v}" for k, v in SHORT.items()], "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started: dict[int, int | None] = {}  # the batch's children (the workers, multiprocessing's resource tracker)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            started = {pid: _start_time(pid) for pid in _children(proc.pid)}
+            workers = [pid for pid in started if b"spawn_main" in _cmdline(pid)]
+            if len(workers) == 2:
+                break
+            time.sleep(0.05)
+        assert len(workers) == 2, "the batch started no workers"
+        time.sleep(1)  # let the workers get to work: the kill should find them busy, not starting
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_start_time(p) == t for p, t in started.items()):
+            time.sleep(0.1)
+        left = [p for p, t in started.items() if t is not None and _start_time(p) == t]
+    finally:
+        proc.kill()
+        for pid, t in started.items():  # never leave them running, even when failing
+            if t is not None and _start_time(pid) == t:
+                os.kill(pid, signal.SIGKILL)
+    assert not left, f"still running after the batch was killed: {left}"
+    with exclusive_batch(out):  # no stale lock: a new batch may start
+        pass
+
+
+def test_second_batch_on_the_same_folder_stops_at_once(tmp_path, monkeypatch):
+    """While a batch holds the output folder, another one on it exits at once with one line
+    naming the folder and the holder's pid, and writes nothing; once the holder is gone the
+    folder is free."""
+    import mocap.batch as batch
+
+    (tmp_path / "a.mp4").write_bytes(b"take one")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("input,output\na.mp4,a.bvh\n")
+    out = tmp_path / "out"
+    (out / ".mocap-batch").mkdir(parents=True)
+    with open(out / ".mocap-batch" / "lock", "w") as holder:  # the running batch
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder.write(f"{os.getpid()}\n")
+        holder.flush()
+        before = _tree(out)
+        proc = _batch(manifest, out)
+        assert proc.returncode == EXIT_OUTPUT
+        assert proc.stderr.splitlines() == [
+            f"mocap: error: {out}: another mocap batch is running on this output folder (pid {os.getpid()})"]
+        assert proc.stdout == "" and _tree(out) == before
+        with pytest.raises(OutputError, match="another mocap batch is running"):
+            run_batch(read_manifest(manifest, ".bvh"), out)
+        assert _tree(out) == before
+
+    calls = []
+    monkeypatch.setattr(batch, "_pool_submitter", _inline_pool(calls))
+    report = run_batch(read_manifest(manifest, ".bvh"), out, SHORT)
+    assert [r.status for r in report.results] == ["done"] and len(calls) == 1
+    assert (out / ".mocap-batch" / "lock").read_text() == f"{os.getpid()}\n"  # its holder was this process
+
+
+def test_worker_of_a_batch_already_gone_exits():
+    """A worker whose batch died before the worker could ask to die with it (its parent is
+    not the batch any more) exits in its initializer instead of waiting for work forever."""
+    code = "import os\nfrom mocap.batch import _die_with_parent\n_die_with_parent(os.getppid() + 1)\nprint('alive')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "alive" not in proc.stdout
