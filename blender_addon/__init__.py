@@ -9,7 +9,9 @@ the tests call without the UI.
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
@@ -20,6 +22,8 @@ from .engine import EngineError, check_engine
 from .motion_io import MotionFileError, read_motion_npz
 
 _capture: Capture | None = None  # the one run in progress
+# The engine's plug-in choices, written from its registries by scripts/build_addon.py.
+_CHOICES = json.loads((Path(__file__).parent / "choices.json").read_text(encoding="utf-8"))
 
 
 def _engine(context) -> str:
@@ -44,9 +48,7 @@ class MocapPreferences(bpy.types.AddonPreferences):
 
 class MocapSettings(bpy.types.PropertyGroup):
     video: StringProperty(name="Video", subtype="FILE_PATH", description="The video to capture")
-    backend: EnumProperty(name="Backend", items=[
-        ("mediapipe", "MediaPipe", "MediaPipe Pose: offline, CPU"),
-        ("hmr2", "HMR 2.0", "4D-Humans' network: needs its checkpoint; fast on a GPU")])
+    backend: EnumProperty(name="Backend", items=[tuple(b) for b in _CHOICES["backends"]])
     people: EnumProperty(name="People", items=[
         ("all", "All", "Everyone in the video"), ("largest", "Largest", "The largest person only"),
         ("ids", "Track IDs", "The people with these ids (from `mocap track` or a preview)")])

@@ -46,7 +46,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .errors import EXIT_OK, InputError, MocapError, OutputError
+from .errors import InputError, MocapError, OutputError
 
 STATE_DIR = ".mocap-batch"
 LOCK_FILE = "lock"  # in STATE_DIR
@@ -208,9 +208,12 @@ _FLAGS = {"causal", "ground", "foot_lock"}  # on/off options of `mocap run`
 _NEGATABLE = {"foot_lock"}
 
 
-def _backend(argv: list[str]) -> str:
-    """The ``--backend`` a take's ``mocap run`` arguments ask for (mediapipe by default)."""
-    return argv[argv.index("--backend") + 1] if "--backend" in argv[:-1] else "mediapipe"
+def _wants_gpu(argv: list[str]) -> bool:
+    """Whether the ``--backend`` a take's ``mocap run`` arguments ask for runs on a GPU."""
+    from .estimators import BACKENDS, DEFAULT
+
+    name = argv[argv.index("--backend") + 1] if "--backend" in argv[:-1] else DEFAULT
+    return name in BACKENDS and BACKENDS.get(name).gpu
 
 
 # --- fingerprints and state -------------------------------------------------------------
@@ -349,28 +352,47 @@ def _lock_holder(fd: int) -> str:
 
 
 def run_take(argv: list[str], take_name: str, out_dir: str) -> TakeResult:
-    """One attempt at a take in this process: ``mocap run`` with ``argv``, as the command line
-    runs it (its messages captured). Outputs are reported relative to ``out_dir``."""
-    from .cli import main
+    """One attempt at a take in this process: the engine's :func:`mocap.pipeline.run` on the
+    request the ``mocap run`` arguments ``argv`` make (parsed and checked as the command line
+    does), its result or error as an object. Outputs are reported relative to ``out_dir``."""
+    import click
 
-    stdout, stderr = io.StringIO(), io.StringIO()
+    from .commands import parse_run
+    from .errors import EXIT_INTERNAL
+    from .pipeline import run
+    from .progress import NullProgress
+
     t = time.perf_counter()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = main(argv)
-    seconds = time.perf_counter() - t
-    done = {}
-    for line in stdout.getvalue().splitlines():
-        with contextlib.suppress(ValueError):
-            event = json.loads(line)
-            if isinstance(event, dict) and event.get("stage") == "done":
-                done = event
-    if code == EXIT_OK:
-        root = Path(out_dir).resolve()
-        outputs = [Path(p).resolve().relative_to(root).as_posix() for p in done.get("outputs", [])]
-        return TakeResult(take_name, "done", seconds, int(done.get("frames", 0)), int(done.get("people", 0)), outputs)
-    lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
-    message = lines[-1] if lines else f"mocap run stopped with exit code {code}"
-    return TakeResult(take_name, "failed", seconds, error=message.removeprefix("mocap: error: "), exit_code=code)
+    try:
+        request = parse_run(argv[1:])  # argv[0] is "run"
+        result = run(request.video, request.outputs, request.options, NullProgress(), models=_worker_models())
+    except click.UsageError as exc:
+        return _failed(take_name, t, f"{exc.format_message()} (see mocap run --help)", exc.exit_code)
+    except MocapError as exc:
+        return _failed(take_name, t, str(exc), exc.exit_code)
+    except Exception as exc:  # a bug: the take fails, the batch goes on
+        return _failed(take_name, t, f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+    root = Path(out_dir).resolve()
+    outputs = [Path(p).resolve().relative_to(root).as_posix() for p in result.outputs]
+    return TakeResult(take_name, "done", time.perf_counter() - t, result.frames, result.people, outputs)
+
+
+def _failed(take_name: str, started: float, error: str, exit_code: int) -> TakeResult:
+    return TakeResult(take_name, "failed", time.perf_counter() - started, error=error, exit_code=exit_code)
+
+
+# Networks loaded by this worker process, kept for its next takes (a model is loaded once per
+# worker, not once per take).
+_WORKER_MODELS = None
+
+
+def _worker_models():
+    global _WORKER_MODELS
+    if _WORKER_MODELS is None:
+        from .estimators import ModelCache
+
+        _WORKER_MODELS = ModelCache()
+    return _WORKER_MODELS
 
 
 # --- the batch -------------------------------------------------------------------------------
@@ -556,7 +578,7 @@ class _ray_submitter:
         ray = self.ray
         refs = {}
         for call, key in zip(calls, keys):
-            gpu = 1 if _backend(call[0]) == "hmr2" else 0
+            gpu = 1 if _wants_gpu(call[0]) else 0
             refs[self.task.options(num_cpus=1, num_gpus=gpu).remote(*call)] = key
         waiting = list(refs)
         while waiting:

@@ -1,4 +1,5 @@
-"""The SMPL body model: reading the original files safely, and the shaped skeleton.
+"""The SMPL body model, owned here: reading the original files safely, the shaped skeleton,
+the rest mesh and its skinning weights (:class:`BodyModel`). Nothing else knows its layout.
 
 The official SMPL ``.pkl`` files are Python 2 pickles whose arrays are wrapped
 in ``chumpy`` objects and a ``scipy.sparse`` joint regressor. Loading them
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError
+from .skeleton import SMPL_JOINT_NAMES, SMPL_PARENTS, Skeleton, rest_offsets
 
 KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
@@ -130,70 +132,71 @@ def save_smpl_npz(arrays: dict[str, np.ndarray], dst: str | Path) -> Path:
     return Path(dst)
 
 
-def from_buffers(buffers: dict) -> dict[str, np.ndarray] | None:
-    """SMPL arrays from an ``smplx`` SMPL module's buffers (as a checkpoint stores them, without
-    the module prefix: ``v_template``, ``shapedirs``, ``J_regressor``, ``posedirs`` (207, V*3),
-    ``lbs_weights``, ``faces_tensor``, ``parents``); None when they are not all there."""
-    need = ("v_template", "shapedirs", "J_regressor", "posedirs", "lbs_weights", "faces_tensor", "parents")
-    if not all(k in buffers for k in need):
-        return None
-    a = {k: np.asarray(buffers[k].detach().cpu().numpy() if hasattr(buffers[k], "detach") else buffers[k])
-         for k in need}
-    V = a["v_template"].shape[0]
-    parents = a["parents"].astype(np.int64)
-    arrays = {
-        "v_template": a["v_template"].astype(np.float64), "shapedirs": a["shapedirs"].astype(np.float64),
-        "posedirs": a["posedirs"].T.reshape(V, 3, -1).astype(np.float64), "J_regressor": a["J_regressor"].astype(np.float64),
-        "weights": a["lbs_weights"].astype(np.float64), "f": a["faces_tensor"].astype(np.int64),
-        "kintree_table": np.stack([np.where(parents < 0, 4294967295, parents), np.arange(len(parents))]),
-    }
-    try:
-        _check("checkpoint", arrays)
-    except InputError:
-        return None
-    return arrays
+@dataclass(frozen=True, eq=False)
+class BodyModel:
+    """SMPL: a template mesh, shape and pose blend shapes, the joint regressor and skinning weights.
 
+    Attributes (SMPL's own names; metres, Y-up, T-pose):
+        v_template: (V, 3) the mean-shape mesh. shapedirs: (V, 3, B) shape blend shapes.
+        posedirs: (V, 3, P) pose blend shapes. J_regressor: (24, V) joints from vertices.
+        weights: (V, 24) skinning weights. kintree_table: (2, 24) parents (row 0) of joints (row 1).
+        f: (F, 3) triangles.
+    """
 
-def load_body_model(path: str | Path) -> dict[str, np.ndarray]:
-    """SMPL arrays from an original ``.pkl`` (read safely) or a converted ``.npz``."""
-    return read_smpl_pkl(path) if str(path).lower().endswith(".pkl") else load_smpl_npz(path)
+    v_template: np.ndarray
+    shapedirs: np.ndarray
+    posedirs: np.ndarray
+    J_regressor: np.ndarray
+    weights: np.ndarray
+    kintree_table: np.ndarray
+    f: np.ndarray
 
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "BodyModel":
+        return cls(**{k: arrays[k] for k in KEYS})
 
-def load_smpl_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a converted SMPL ``.npz`` (plain arrays only; see :func:`convert_smpl_pkl`)."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            arrays = {k: d[k] for k in KEYS}
-    except FileNotFoundError:
-        raise InputError(f"{path}: SMPL model file not found") from None
-    except (KeyError, ValueError, OSError) as exc:
-        raise InputError(f"{path}: not a converted SMPL model ({exc})") from None
-    _check(path, arrays)
-    return arrays
+    def arrays(self) -> dict[str, np.ndarray]:
+        """SMPL's arrays by the names its files use (for ``.npz`` files and ``smplx``)."""
+        return {k: getattr(self, k) for k in KEYS}
 
+    def __getitem__(self, key: str) -> np.ndarray:
+        """An array by its SMPL file name (``model["J_regressor"]``)."""
+        if key not in KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
 
-def smplx_layer(arrays: dict[str, np.ndarray]):
-    """An ``smplx.SMPL`` built from the arrays (smplx itself would unpickle the file)."""
-    import smplx
-    from smplx.utils import Struct
+    def rest_vertices(self, betas: np.ndarray | None = None) -> np.ndarray:
+        """(V, 3) the shaped body's mesh in the rest T-pose, metres: v_template + shapedirs betas."""
+        v = self.v_template
+        if betas is not None:
+            b = np.asarray(betas, float)
+            n = min(len(b), self.shapedirs.shape[2])
+            v = v + self.shapedirs[:, :, :n] @ b[:n]
+        return v
 
-    return smplx.SMPL(model_path="", data_struct=Struct(**arrays), num_betas=arrays["shapedirs"].shape[2])
+    def rest_joints(self, betas: np.ndarray | None = None) -> np.ndarray:
+        """(24, 3) the shaped body's joints in the rest pose, metres: J_regressor (v_template + shapedirs betas)."""
+        return self.J_regressor @ self.rest_vertices(betas)
 
+    def skeleton(self, betas: np.ndarray | None = None) -> Skeleton:
+        """The SMPL-24 skeleton of a body shape ``betas`` (B,) (None: the mean shape)."""
+        return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, rest_offsets(SMPL_PARENTS, self.rest_joints(betas)))
 
-def rest_vertices(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
-    """(V, 3) the shaped body's mesh in the rest T-pose, metres: v_template + shapedirs betas."""
-    v = model["v_template"]
-    if betas is not None:
-        b = np.asarray(betas, float)
-        n = min(len(b), model["shapedirs"].shape[2])
-        v = v + model["shapedirs"][:, :, :n] @ b[:n]
-    return v
+    def mesh(self, betas: np.ndarray | None = None) -> "BodyMesh":
+        """The mesh of a body shape, skinned to SMPL's 24 joints (each vertex's 4 strongest
+        weights, renormalised; SMPL's own weights rarely use more)."""
+        weights = np.asarray(self.weights, dtype=np.float64)  # (V, 24)
+        top = np.argsort(-weights, axis=1)[:, :4]
+        w = np.take_along_axis(weights, top, axis=1)
+        w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
+        return BodyMesh(self.rest_vertices(betas), np.asarray(self.f, dtype=np.int64), top, w)
 
+    def smplx_layer(self):
+        """An ``smplx.SMPL`` built from the arrays (smplx itself would unpickle the file)."""
+        import smplx
+        from smplx.utils import Struct
 
-def rest_joints(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> np.ndarray:
-    """(24, 3) the shaped body's joints in the rest pose, metres: J_regressor (v_template + shapedirs betas)."""
-    return model["J_regressor"] @ rest_vertices(model, betas)
+        return smplx.SMPL(model_path="", data_struct=Struct(**self.arrays()), num_betas=self.shapedirs.shape[2])
 
 
 @dataclass(frozen=True)
@@ -213,11 +216,75 @@ class BodyMesh:
     weights: np.ndarray
 
 
-def body_mesh(model: dict[str, np.ndarray], betas: np.ndarray | None = None) -> BodyMesh:
-    """The SMPL mesh of a body shape, skinned to SMPL's 24 joints (each vertex's 4
-    strongest weights, renormalised; SMPL's own weights rarely use more)."""
-    weights = np.asarray(model["weights"], dtype=np.float64)  # (V, 24)
-    top = np.argsort(-weights, axis=1)[:, :4]
-    w = np.take_along_axis(weights, top, axis=1)
-    w = w / np.maximum(w.sum(axis=1, keepdims=True), 1e-12)
-    return BodyMesh(rest_vertices(model, betas), np.asarray(model["f"], dtype=np.int64), top, w)
+def from_buffers(buffers: dict) -> BodyModel | None:
+    """The body model in an ``smplx`` SMPL module's buffers (as a checkpoint stores them, without
+    the module prefix: ``v_template``, ``shapedirs``, ``J_regressor``, ``posedirs`` (207, V*3),
+    ``lbs_weights``, ``faces_tensor``, ``parents``); None when they are not all there."""
+    need = ("v_template", "shapedirs", "J_regressor", "posedirs", "lbs_weights", "faces_tensor", "parents")
+    if not all(k in buffers for k in need):
+        return None
+    a = {k: np.asarray(buffers[k].detach().cpu().numpy() if hasattr(buffers[k], "detach") else buffers[k])
+         for k in need}
+    V = a["v_template"].shape[0]
+    parents = a["parents"].astype(np.int64)
+    arrays = {
+        "v_template": a["v_template"].astype(np.float64), "shapedirs": a["shapedirs"].astype(np.float64),
+        "posedirs": a["posedirs"].T.reshape(V, 3, -1).astype(np.float64), "J_regressor": a["J_regressor"].astype(np.float64),
+        "weights": a["lbs_weights"].astype(np.float64), "f": a["faces_tensor"].astype(np.int64),
+        "kintree_table": np.stack([np.where(parents < 0, 4294967295, parents), np.arange(len(parents))]),
+    }
+    try:
+        _check("checkpoint", arrays)
+    except InputError:
+        return None
+    return BodyModel.from_arrays(arrays)
+
+
+def rest_pelvis_of_buffers(buffers: dict) -> np.ndarray:
+    """(3,) the rest pelvis of the mean shape from an ``smplx`` SMPL module's buffers (``J_regressor``
+    (24, V), ``v_template`` (V, 3); tensors or arrays), where a checkpoint has at least these two;
+    zeros without them."""
+    if "J_regressor" in buffers and "v_template" in buffers:
+        J, v = (np.asarray(buffers[k].float().numpy() if hasattr(buffers[k], "float") else buffers[k], np.float32)
+                for k in ("J_regressor", "v_template"))
+        return J[0] @ v
+    return np.zeros(3)
+
+
+def load_body_model(path: str | Path) -> BodyModel:
+    """The body model in an original SMPL ``.pkl`` (read safely) or a converted ``.npz``."""
+    return BodyModel.from_arrays(read_smpl_pkl(path) if str(path).lower().endswith(".pkl") else load_smpl_npz(path))
+
+
+def load_smpl_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a converted SMPL ``.npz`` (plain arrays only; see :func:`convert_smpl_pkl`)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            arrays = {k: d[k] for k in KEYS}
+    except FileNotFoundError:
+        raise InputError(f"{path}: SMPL model file not found") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise InputError(f"{path}: not a converted SMPL model ({exc})") from None
+    _check(path, arrays)
+    return arrays
+
+
+def as_body_model(model: BodyModel | dict[str, np.ndarray]) -> BodyModel:
+    """A :class:`BodyModel` from itself or from SMPL's arrays by their file names."""
+    return model if isinstance(model, BodyModel) else BodyModel.from_arrays(model)
+
+
+def rest_joints(model: BodyModel | dict, betas: np.ndarray | None = None) -> np.ndarray:
+    """(24, 3) :meth:`BodyModel.rest_joints` of ``model``."""
+    return as_body_model(model).rest_joints(betas)
+
+
+def body_mesh(model: BodyModel | dict, betas: np.ndarray | None = None) -> BodyMesh:
+    """:meth:`BodyModel.mesh` of ``model``."""
+    return as_body_model(model).mesh(betas)
+
+
+def smplx_layer(model: BodyModel | dict):
+    """:meth:`BodyModel.smplx_layer` of ``model``."""
+    return as_body_model(model).smplx_layer()

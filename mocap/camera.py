@@ -6,6 +6,8 @@ Camera frame is OpenCV's: x right, y down, z forward, metres; pixels have
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .motion import Camera, opencv_to_yup
@@ -147,6 +149,26 @@ def focal_from_35mm(focal_35mm: float, width: int, height: int) -> float:
         focal length, pixels.
     """
     return float(focal_35mm) / FULL_FRAME_DIAGONAL_MM * float(np.hypot(width, height))
+
+
+@dataclass(frozen=True)
+class CameraOptions:
+    """The camera stage's options (see :func:`choose_focal`): ``focal`` pixels; ``lens_mm`` on a
+    ``sensor_mm`` sensor (lens alone: a 35 mm equivalent); ``fov`` degrees across the longer side."""
+
+    focal: float | None = None
+    fov: float | None = None
+    lens_mm: float | None = None
+    sensor_mm: float | None = None
+
+
+def camera_for(width: int, height: int, options: CameraOptions, focal_35mm: float | None = None
+               ) -> tuple[Camera, str]:
+    """The static camera a video of ``width`` x ``height`` was shot with, and where its focal
+    length came from, in words (``focal_35mm``: the file's metadata)."""
+    focal, source = choose_focal(width, height, options.focal, options.fov, options.lens_mm, options.sensor_mm,
+                                 focal_35mm)
+    return default_camera(width, height, focal_px=focal), f"{source}: {focal:.0f} px for {width}x{height}"
 
 
 def choose_focal(width: int, height: int, focal: float | None = None, fov: float | None = None,

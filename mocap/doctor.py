@@ -10,26 +10,8 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Check:
-    """One line of the report.
-
-    Attributes:
-        name: what was checked.
-        ok: usable here.
-        detail: the version or place found, or what is wrong.
-        fix: what to do when not ok ("" when nothing is needed).
-        needed: False for optional parts (a missing one is not a problem, just absent).
-    """
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    needed: bool = True
+from .registry import Check
 
 
 def _version(dist: str) -> str | None:
@@ -37,31 +19,6 @@ def _version(dist: str) -> str | None:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def check_mediapipe() -> Check:
-    try:
-        import mediapipe  # noqa: F401
-        from mediapipe.tasks.python import vision  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
-        return Check("backend mediapipe", False, f"{type(exc).__name__}: {exc}"[:160],
-                     "reinstall: scripts/install.sh (mediapipe==0.10.21)")
-    return Check("backend mediapipe", True, f"mediapipe {_version('mediapipe')} (models inside the wheel)")
-
-
-def check_hmr2() -> list[Check]:
-    from .models import model_files
-
-    torch_version = _version("torch")
-    checks = [Check("backend hmr2: torch", torch_version is not None, f"torch {torch_version}" if torch_version
-                    else "not installed", "pip install 'mocap[hmr2]' (install the torch build for your GPU first)",
-                    needed=False)]
-    for f in model_files():
-        found = f.found
-        checks.append(Check(f.name, found is not None,
-                            f"found at {found}" if found else "missing; looked for " + ", ".join(map(str, f.candidates)),
-                            f.get, needed=False))
-    return checks
 
 
 def check_gpu() -> Check:
@@ -99,10 +56,13 @@ def check_optional(dist: str, name: str, fix: str) -> Check:
 
 def checks() -> list[Check]:
     """Every check, in report order."""
+    from .detectors import DETECTORS
+    from .estimators import BACKENDS
+
     out = [Check("Python", sys.version_info[:2] == (3, 11), f"{platform.python_version()} ({sys.executable})",
-                 "mocap needs Python 3.11 (bpy 5.0.1 and mediapipe 0.10.21 wheels)"),
-           check_mediapipe()]
-    out += check_hmr2()
+                 "mocap needs Python 3.11 (bpy 5.0.1 and mediapipe 0.10.21 wheels)")]
+    for _, plugin in BACKENDS.items() + DETECTORS.items():  # each plug-in's own lines
+        out += plugin.checks()
     out += [check_gpu(), check_blender(),
             check_optional("usd-core", "USD export (usd-core)", "pip install usd-core"),
             check_optional("anny", "anny body (--mesh anny)", "pip install 'mocap[body]'"),

@@ -306,7 +306,7 @@ def motion_as_ground_truth(path, units: str | float = "cm") -> dict:
     """A motion file (``.npz`` from mocap or AMASS, or ``.bvh``) as ground truth for
     :func:`evaluate_motion`: its first person's world joints, compared in the world frame
     (Y-up), so ``world_from_camera`` is the identity."""
-    from .motion import load_motion_file
+    from .formats import load_motion_file
 
     motion = next(iter(load_motion_file(path, units).motions.values()))
     joints, names, times = motion.joint_positions(), motion.skeleton.names, motion.times

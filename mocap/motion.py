@@ -212,22 +212,6 @@ def load_npz(path: str | Path) -> Scene:
     return Scene(motions, camera, str(d.get("source", "")))
 
 
-def load_motion_file(path: str | Path, bvh_units: str | float = "cm") -> Scene:
-    """A scene from a motion file: ``.npz`` (:func:`load_npz`) or ``.bvh`` (one person,
-    track id 0, lengths in ``bvh_units``: "cm", "m" or metres per file unit)."""
-    path = Path(path)
-    if path.suffix.lower() != ".bvh":
-        return load_npz(path)
-    from .export.bvh import read_bvh
-
-    skeleton, fps, rotations, root = read_bvh(path, bvh_units)
-    if not np.isfinite(fps) or fps <= 0:
-        raise InputError(f"{path}: frame time must be positive")
-    motion = Motion(fps=fps, times=np.arange(len(rotations)) / fps, rotations=rotations, translation=root,
-                    skeleton=skeleton)
-    return Scene({0: motion}, source=path.name)
-
-
 def _motion_from(d: dict[str, np.ndarray], prefix: str) -> Motion:
     from .skeleton import neutral_skeleton
 

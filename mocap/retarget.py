@@ -20,6 +20,8 @@ in the rest pose), as everywhere in mocap.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .motion import Motion
@@ -132,10 +134,9 @@ def retarget(motion: Motion, target: Rig, source: Rig | None = None) -> Motion:
     scale = tgt_len / src_len if src_len and tgt_len else 1.0
     src_pelvis = p_src[:, source.index_of("pelvis")]
     hips_from_root = forward_kinematics(local, np.zeros((T, 3)), target.skeleton)[0][:, target.index_of("pelvis")]
-    return Motion(fps=motion.fps, times=motion.times.copy(), rotations=local,
-                  translation=scale * src_pelvis - hips_from_root, skeleton=target.skeleton,
-                  betas=motion.betas.copy(), confidence=motion.confidence.copy(), gender=motion.gender,
-                  contacts=None if motion.contacts is None else motion.contacts.copy())
+    return replace(motion, times=motion.times.copy(), rotations=local, translation=scale * src_pelvis - hips_from_root,
+                   skeleton=target.skeleton, betas=motion.betas.copy(), confidence=motion.confidence.copy(),
+                   contacts=None if motion.contacts is None else motion.contacts.copy())
 
 
 REFERENCE_POSES = ("t", "a", "none")
@@ -185,8 +186,7 @@ def with_reference_pose(motion: Motion, kind: str, rig: Rig | None = None) -> Mo
     dt = 1.0 / motion.fps
     contacts = None if motion.contacts is None else np.concatenate(
         [np.zeros((1, motion.contacts.shape[1]), dtype=bool), motion.contacts])
-    return Motion(fps=motion.fps, times=np.concatenate([[motion.times[0] - dt], motion.times]),
-                  rotations=np.concatenate([pose[None], motion.rotations]),
-                  translation=np.concatenate([motion.translation[:1], motion.translation]),
-                  skeleton=motion.skeleton, betas=motion.betas, confidence=np.concatenate([[0.0], motion.confidence]),
-                  gender=motion.gender, contacts=contacts)
+    return replace(motion, times=np.concatenate([[motion.times[0] - dt], motion.times]),
+                   rotations=np.concatenate([pose[None], motion.rotations]),
+                   translation=np.concatenate([motion.translation[:1], motion.translation]),
+                   confidence=np.concatenate([[0.0], motion.confidence]), contacts=contacts)

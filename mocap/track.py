@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from .detect import Detections
+from .detectors import Detections
 from .detectors.boxes import covered as box_covered
 from .detectors.boxes import covered_pairs
 from .detectors.boxes import iou as box_iou
+from .errors import EXIT_USAGE, MocapError
 
 
 @dataclass
@@ -439,3 +440,22 @@ def fill_frames(tracklet: Tracklet, frames: np.ndarray, times: np.ndarray, max_g
     t_all, f_all = t_all[keep], f_all[keep]
     boxes = np.stack([np.interp(t_all, tracklet.times, tracklet.boxes[:, k]) for k in range(4)], axis=1)
     return Tracklet(tracklet.id, f_all.astype(int), t_all, boxes, np.interp(t_all, tracklet.times, tracklet.scores))
+
+
+def select_people(tracklets: dict[int, Tracklet], persons: str) -> dict[int, Tracklet]:
+    """``all``; ``largest`` (the tallest median box — usually the main subject); or ids "3,5"."""
+    if persons == "all" or not tracklets:
+        return tracklets
+    if persons == "largest":
+        tid = max(tracklets, key=lambda i: np.median(tracklets[i].boxes[:, 3] - tracklets[i].boxes[:, 1]))
+        return {tid: tracklets[tid]}
+    try:
+        wanted = [int(x) for x in persons.split(",") if x.strip()]
+    except ValueError:
+        raise MocapError(f"--person takes 'all', 'largest' or track ids like 3,5; got {persons!r}",
+                         exit_code=EXIT_USAGE) from None
+    missing = [i for i in wanted if i not in tracklets]
+    if missing:
+        raise MocapError(f"--person: no track {', '.join(map(str, missing))} "
+                         f"(tracks: {', '.join(map(str, tracklets)) or 'none'})", exit_code=EXIT_USAGE)
+    return {i: tracklets[i] for i in wanted}

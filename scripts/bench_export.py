@@ -52,7 +52,7 @@ def keyframe_insert_fbx(motion: Motion, path: Path, frames: int) -> float:
     and frame, then Blender's FBX exporter with mocap's options."""
     import bpy
 
-    from mocap.export.fbx import AXES, FBX_EXPORT_OPTIONS, _set_scene_fps, add_armature, pose_keys
+    from mocap.formats.fbx import AXES, FBX_EXPORT_OPTIONS, _set_scene_fps, add_armature, pose_keys
 
     short = Motion(fps=motion.fps, times=motion.times[:frames], rotations=motion.rotations[:frames],
                    translation=motion.translation[:frames], skeleton=motion.skeleton)

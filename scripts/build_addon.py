@@ -11,6 +11,7 @@ Get Extensions > Install from Disk, or ``blender --command extension install-fil
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tomllib
@@ -19,12 +20,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ADDON = ROOT / "blender_addon"
+CHOICES = ADDON / "choices.json"
+
+
+def plugin_choices() -> dict:
+    """The add-on's choices, read from the engine's registries: {"backends": [[name, label,
+    summary], ...]} (the add-on runs in Blender's Python, without mocap to ask)."""
+    sys.path.insert(0, str(ROOT))
+    from mocap.estimators import BACKENDS
+
+    return {"backends": [[name, b.label or name, b.summary] for name, b in BACKENDS.items()]}
+
+
+def write_choices(path: Path = CHOICES) -> Path:
+    """Write :func:`plugin_choices` to ``path`` (what the add-on in this tree offers)."""
+    path.write_text(json.dumps(plugin_choices(), indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 def addon_files() -> list[Path]:
     """The add-on's source files (no caches)."""
     return sorted(p for p in ADDON.rglob("*")
-                  if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml"))
+                  if p.is_file() and "__pycache__" not in p.parts and p.suffix in (".py", ".toml", ".json"))
 
 
 def zip_name() -> str:
@@ -51,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=ROOT / "dist" / zip_name(),
                     help="the zip, or an existing folder to put it in under its usual name")
+    ap.add_argument("--choices", action="store_true",
+                    help=f"only write {CHOICES.relative_to(ROOT)} from the engine's registries")
     args = ap.parse_args(argv)
-    print(build(args.out))
+    write_choices()
+    if not args.choices:
+        print(build(args.out))
     return 0
 
 

@@ -78,7 +78,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_sample as ms  # noqa: E402  (the single-person sample's machinery)
 
-from mocap.export.bvh import read_bvh  # noqa: E402
+from mocap.formats.bvh import read_bvh  # noqa: E402
 from mocap.skeleton import forward_kinematics  # noqa: E402
 
 BVH_DIR = Path("/usr/share/assimp/models/BVH")

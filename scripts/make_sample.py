@@ -3,7 +3,7 @@
 
 Pipeline (all offline):
 
-1. Read a CMU motion-capture BVH file (`mocap.export.bvh.read_bvh`), resample
+1. Read a CMU motion-capture BVH file (`mocap.formats.bvh.read_bvh`), resample
    it to the video frame rate and run forward kinematics
    (`mocap.skeleton.forward_kinematics`): these joint positions are the
    ground truth, exactly.
@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mocap.export.bvh import read_bvh
+from mocap.formats.bvh import read_bvh
 from mocap.rotations import slerp_frames
 from mocap.skeleton import Skeleton, forward_kinematics
 
@@ -70,7 +70,7 @@ CV_FROM_BLENDER_CAM = np.diag([1.0, -1.0, -1.0])
 
 
 # --------------------------------------------------------------------------
-# Motion (read by mocap.export.bvh.read_bvh, posed by mocap.skeleton)
+# Motion (read by mocap.formats.bvh.read_bvh, posed by mocap.skeleton)
 # --------------------------------------------------------------------------
 
 

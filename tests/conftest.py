@@ -67,7 +67,7 @@ def cmu_motion(frames: int = 400):
     Returns skeleton (CMU names), fps, rotations (T, J, 3, 3), root (T, 3) metres; skips without it."""
     if not CMU_BVH.exists():
         pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
+    from mocap.formats.bvh import read_bvh
 
     skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
     return skel, fps / 4, rot[::4][:frames], root[::4][:frames]

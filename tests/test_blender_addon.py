@@ -4,6 +4,7 @@ Mixamo-named armature), cancelling, a missing engine, and the extension zip."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -326,3 +327,17 @@ def test_engine_failure_is_reported_and_adds_nothing(addon, tmp_path):
         bpy.ops.mocap.run()
     assert not bpy.context.scene.objects
     assert "clip.mp4" in bpy.context.window_manager.mocap_stage
+
+
+def test_addon_choices_are_the_engines_registries():
+    """The add-on's backend menu is what the engine's registry declares (written by build_addon.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_addon", ROOT / "scripts" / "build_addon.py")
+    build_addon = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_addon)
+    from mocap.estimators import BACKENDS
+
+    committed = json.loads((ROOT / "blender_addon" / "choices.json").read_text())
+    assert committed == build_addon.plugin_choices()
+    assert [b[0] for b in committed["backends"]] == list(BACKENDS.names())

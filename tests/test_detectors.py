@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mocap.detect import Detections
+from mocap.detectors import Detections
 from mocap.detectors import DETECTORS, make_detector
 from mocap.detectors.boxes import iou, letterbox, nms
 from mocap.errors import EXIT_USAGE, InputError, MocapError

@@ -14,8 +14,8 @@ from scipy.spatial.transform import Rotation
 import mocap.motion
 from mocap.errors import OutputError
 from mocap.export import FORMATS, check_output_path, export_scene
-from mocap.export.bvh import read_bvh, write_bvh
-from mocap.export.fbx import (C_YUP_TO_ZUP, bone_basis_rotations, continuous_euler_xyz, continuous_quaternions,
+from mocap.formats.bvh import read_bvh, write_bvh
+from mocap.formats.fbx import (C_YUP_TO_ZUP, bone_basis_rotations, continuous_euler_xyz, continuous_quaternions,
                               write_fbx)
 from mocap.motion import Motion, Scene, load_npz, save_npz
 from mocap.skeleton import SMPL_JOINT_NAMES, forward_kinematics, neutral_skeleton
@@ -472,7 +472,7 @@ def test_disk_full_mid_write_keeps_existing_file(tmp_path, monkeypatch, suffix):
 def test_fbx_failure_keeps_existing_file(tmp_path, monkeypatch):
     """Building the second person fails after the first was built: the old FBX
     stays untouched and no temporary file remains."""
-    import mocap.export.fbx as fbx
+    import mocap.formats.fbx as fbx
 
     target = tmp_path / "a.fbx"
     target.write_bytes(b"previous take")

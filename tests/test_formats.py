@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mocap.export import ExportOptions, export_scene, in_file_frame, prepare_scene
-from mocap.export.usd import joint_tokens
+from mocap.formats.usd import joint_tokens
 from mocap.motion import Scene
 from mocap.rigs import builtin_rig
 from readers import (assimp_animation, assimp_info, blender_import_bvh, blender_import_fbx, blender_import_gltf,

@@ -20,7 +20,7 @@ from mocap.camera import default_camera
 from mocap.contact import lock_feet
 from mocap.estimators import Estimates
 from mocap.motion import Motion, Scene, save_npz
-from mocap.pipeline import solve_motion
+from mocap.solve import solve_motion
 from mocap.skeleton import forward_kinematics, joint_positions, skeleton_for_body
 from mocap.smooth import fill_gaps, one_euro_motion, smooth_motion
 

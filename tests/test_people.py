@@ -6,7 +6,7 @@ import pytest
 
 from conftest import SAMPLES
 from mocap.camera import project
-from mocap.detect import Detections
+from mocap.detectors import Detections
 from mocap.errors import MocapError
 from mocap.metrics import evaluate_scene, load_ground_truth
 from mocap.pipeline import RunOptions, capture, run

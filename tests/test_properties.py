@@ -21,7 +21,7 @@ from hypothesis.extra.numpy import arrays  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from mocap.errors import MocapError  # noqa: E402
-from mocap.export.bvh import read_bvh, write_bvh  # noqa: E402
+from mocap.formats.bvh import read_bvh, write_bvh  # noqa: E402
 from mocap.motion import Motion, Scene, load_npz, save_npz  # noqa: E402
 from mocap.skeleton import Skeleton  # noqa: E402
 
@@ -106,7 +106,7 @@ def test_motion_reader_takes_any_arrays(tmp_path_factory, keys):
 def _readers(tmp):
     from mocap.batch import read_manifest
     from mocap.body_model import load_body_model
-    from mocap.models import import_file
+    from mocap.model_files import import_file
     from mocap.rigs import load_rig
 
     return {

@@ -205,7 +205,7 @@ def test_rig_read_back_from_a_character_file(tmp_path, suffix):
 def test_cmu_bvh_maps_and_retargets_onto_every_rig():
     """A real CMU capture (its own names, extra joints, 0.056444 m units) drives every rig:
     each rig's pelvis follows the capture's, scaled by leg length; feet stay below hips."""
-    from mocap.motion import load_motion_file
+    from mocap.formats import load_motion_file
 
     if not CMU_BVH.exists():
         pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")

@@ -127,11 +127,11 @@ def test_anny_body_is_a_clean_skinned_adult(anny):
 def test_anny_body_is_kept_once_built(anny, tmp_path, monkeypatch):
     """The built body is kept as plain arrays and read back the same (no anny needed then);
     a damaged kept file is rebuilt, not trusted."""
-    import mocap.models
+    import mocap.model_files
     import mocap.skin as skin
 
     mesh, rig = anny
-    monkeypatch.setattr(mocap.models, "MOCAP_CACHE", tmp_path)
+    monkeypatch.setattr(mocap.model_files, "MOCAP_CACHE", tmp_path)
     builds = []
     monkeypatch.setattr(skin, "_build_anny_arrays", lambda: builds.append(1) or {
         "vertices": mesh.vertices, "faces": mesh.faces, "joints": mesh.joints, "weights": mesh.weights,

@@ -5,7 +5,7 @@ from scipy.spatial.transform import Rotation
 
 from mocap.camera import default_camera
 from mocap.estimators import Estimates
-from mocap.pipeline import solve_motion
+from mocap.solve import solve_motion
 from mocap.skeleton import neutral_skeleton
 
 SK = neutral_skeleton()

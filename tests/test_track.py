@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mocap.detect import Detections
+from mocap.detectors import Detections
 from mocap.track import ByteTracker, box_iou, collect, filter_tracklets, join_tracklets
 
 

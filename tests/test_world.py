@@ -26,7 +26,7 @@ def test_level_floor_gives_the_default_world():
 def test_ground_and_up_from_a_walk_seen_by_a_tilted_camera():
     if not CMU_BVH.exists():
         pytest.skip(f"{CMU_BVH} missing (Debian package assimp-testmodels)")
-    from mocap.export.bvh import read_bvh
+    from mocap.formats.bvh import read_bvh
 
     skel, fps, rot, root = read_bvh(CMU_BVH, units=0.056444)
     world, _ = forward_kinematics(rot[::4], root[::4], skel)  # Y-up, metres

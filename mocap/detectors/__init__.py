@@ -1,26 +1,92 @@
-"""Person detectors behind the :class:`mocap.detect.Detector` protocol.
+"""Person detection: images → boxes with scores (:class:`Detections`), behind one small
+protocol (:class:`Detector`). Boxes are ``xyxy`` in pixels of the upright image (x right,
+y down, the top-left image corner at (0, 0)).
 
-``make_detector(name, weights)`` builds one by name; :data:`DETECTORS` lists
-them. ``hog`` is the offline default (no model file, no download; chosen by
+``make_detector(name, weights)`` builds one by name; :data:`DETECTORS` is their
+registry (a plug-in detector registers a :class:`DetectorInfo` there). ``hog`` is the offline default (no model file, no download; chosen by
 measurement, see :mod:`mocap.detectors.hog`); the others run a user-supplied
 ONNX file through onnxruntime (``pip install 'mocap[onnx]'``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
-from ..detect import Detector
+import numpy as np
+
 from ..errors import EXIT_USAGE, InputError, MocapError
+from ..registry import Check, Registry
+
+
+@dataclass
+class Detections:
+    """People found in one image.
+
+    Attributes:
+        boxes: (N, 4) float ``x0, y0, x1, y1`` pixels.
+        scores: (N,) confidence in [0, 1].
+    """
+
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self):
+        self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+        if len(self.boxes) != len(self.scores):
+            raise ValueError("boxes and scores differ in length")
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def __getitem__(self, index) -> "Detections":
+        return Detections(self.boxes[index], self.scores[index])
+
+
+class Detector(Protocol):
+    """Finds people in images; stateless between calls."""
+
+    name: str
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        """Args: image (H, W, 3) uint8 RGB. Returns the people in it."""
+        ...
+
+
+@dataclass(frozen=True)
+class DetectOptions:
+    """The detect-and-track stage's options.
+
+    Attributes:
+        detector: a name in :data:`DETECTORS`, "auto" (:data:`DEFAULT`) or "none" (one person,
+            whole frames, no tracking). weights: its model file, for those that need one.
+        fps: detect at most this many times a second (boxes interpolated between); 0: every frame.
+        min_seconds: people seen for less than this are dropped.
+        body_cues: join tracklets by the estimator's facing and shape too, not only by position.
+    """
+
+    detector: str = "auto"
+    weights: str | None = None
+    fps: float = 10.0
+    min_seconds: float = 1.0
+    body_cues: bool = True
 
 
 @dataclass(frozen=True)
 class DetectorInfo:
+    """A person detector, as declared in :data:`DETECTORS`.
+
+    Attributes:
+        summary: one line for help texts. needs_weights: takes a model file (``--detector-weights``).
+        build: ``build(weights) -> Detector``. checks: its lines in ``mocap doctor``.
+    """
+
     summary: str
     needs_weights: bool
     build: Callable[..., Detector]
+    checks: Callable[[], list[Check]] = lambda: []
 
 
 def _hog(weights=None) -> Detector:
@@ -40,12 +106,12 @@ def _onnx(preset: str) -> Callable[..., Detector]:
 
 DEFAULT = "hog"
 
-DETECTORS: dict[str, DetectorInfo] = {
-    "hog": DetectorInfo("OpenCV HOG pedestrian detector (Daimler); offline, no weights", False, _hog),
-    "yolox": DetectorInfo("YOLOX ONNX export (Megvii or mmdeploy), person class 0", True, _onnx("yolox")),
-    "bytetrack": DetectorInfo("ByteTrack's YOLOX person detector, ONNX", True, _onnx("bytetrack")),
-    "rtmdet": DetectorInfo("RTMDet person detector, mmdeploy ONNX export", True, _onnx("rtmdet")),
-}
+DETECTORS: Registry[DetectorInfo] = Registry("detector", "--detector")
+DETECTORS.register("hog", DetectorInfo("OpenCV HOG pedestrian detector (Daimler); offline, no weights", False, _hog))
+DETECTORS.register("yolox", DetectorInfo("YOLOX ONNX export (Megvii or mmdeploy), person class 0", True,
+                                         _onnx("yolox")))
+DETECTORS.register("bytetrack", DetectorInfo("ByteTrack's YOLOX person detector, ONNX", True, _onnx("bytetrack")))
+DETECTORS.register("rtmdet", DetectorInfo("RTMDet person detector, mmdeploy ONNX export", True, _onnx("rtmdet")))
 
 
 def make_detector(name: str = DEFAULT, weights: str | Path | None = None) -> Detector:
@@ -58,9 +124,9 @@ def make_detector(name: str = DEFAULT, weights: str | Path | None = None) -> Det
         MocapError (usage) for an unknown name; InputError for missing, unexpected
         or unreadable weights.
     """
-    info = DETECTORS.get(DEFAULT if name == "auto" else name)
-    if info is None:
+    if name not in DETECTORS and name != "auto":
         raise MocapError(f"unknown detector {name!r}: choose auto, {', '.join(DETECTORS)}", EXIT_USAGE)
+    info = DETECTORS.get(DEFAULT if name == "auto" else name)
     if info.needs_weights and weights is None:
         raise InputError(f"detector {name!r} needs a model file (.onnx)")
     if not info.needs_weights and weights is not None:

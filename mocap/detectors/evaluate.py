@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detect import Detections, Detector
+from . import Detections, Detector
 from .boxes import iou
 
 FIXTURE = Path(__file__).resolve().parents[2] / "tests" / "data" / "vtest_people.json"

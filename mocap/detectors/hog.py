@@ -78,7 +78,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..detect import Detections
+from . import Detections
 from .boxes import nms, suppress_contained
 
 # `python -m mocap.detectors.evaluate hog` on the vtest fixture at score >= 0.5.

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..detect import Detections
+from . import Detections
 from ..errors import EXIT_USAGE, InputError, MocapError
 from .boxes import letterbox, nms
 

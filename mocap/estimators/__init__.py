@@ -1,22 +1,21 @@
 """Body estimators: images of one person → SMPL-24 joint rotations + root in the camera frame.
 
 Every backend implements :class:`BodyEstimator` and returns :class:`Estimates`,
-so the stages after it do not care which network produced them.
+so the stages after it do not care which network produced them. Each backend
+declares itself in :data:`BACKENDS` (a :class:`Backend`: how to build it, how it
+wants its crops, whether it batches, its ``mocap doctor`` lines), in the module
+that implements it.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from ..errors import MocapError
-
-BACKENDS = ("mediapipe", "hmr2")
-# Backends with no state between frames: the pipeline batches everyone's crops together
-# (their estimators have ``estimate_people``).
-BATCHED = ("hmr2",)
+from ..registry import Check, Registry
 
 
 @dataclass(frozen=True)
@@ -48,17 +47,6 @@ class CropSpec:
         x0, y0 = min(max(x0, 0), frame_shape[1]), min(max(y0, 0), frame_shape[0])
         x1, y1 = max(min(x1, frame_shape[1]), x0), max(min(y1, frame_shape[0]), y0)
         return np.array([x0, y0, x1 - x0, y1 - y0])
-
-
-def _hmr2_reads(box: np.ndarray) -> np.ndarray:
-    from .hmr2.preprocess import crop_reach
-
-    return crop_reach(box)
-
-
-# MediaPipe finds the person in a square with room around; HMR 2.0 warps its crop from the
-# float box on the frame itself, exactly as 4D-Humans does (box grown to 192:256, squared).
-CROPS = {"mediapipe": CropSpec(), "hmr2": CropSpec(blank_neighbours=False, reads=_hmr2_reads)}
 
 
 @dataclass
@@ -132,22 +120,104 @@ class BodyEstimator(Protocol):
     def close(self) -> None: ...
 
 
-def make_estimator(backend: str, skeleton, static: bool = False, **settings) -> BodyEstimator:
-    """Create the estimator for a backend name (see :data:`BACKENDS`).
+T = TypeVar("T")
+
+
+class ModelCache:
+    """Loaded networks, each loaded once and shared by every estimator that uses it (every
+    person, every parallel segment). The pipeline owns one per capture and passes it on;
+    a farm worker may keep one for all its takes."""
+
+    def __init__(self):
+        self._items: dict = {}
+        self._lock = threading.RLock()  # re-entrant: a load may get another item (a body model its network)
+
+    def get(self, key, load: Callable[[], T]) -> T:
+        """The item under ``key`` (hashable), made by ``load()`` the first time."""
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = load()
+            return self._items[key]
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    """The estimate stage's options.
+
+    Attributes:
+        backend: a name in :data:`BACKENDS`.
+        off_centre: correct crop estimates for the person's place in the image (off: for evaluation).
+        checkpoint, device, batch_size, precision: hmr2's network file (None: the usual places),
+            device ("auto", "cpu", "cuda:1"), crops per network call, "auto"/"fp32"/"bf16"/"fp16".
+    """
+
+    backend: str = "mediapipe"
+    off_centre: bool = True
+    checkpoint: str | None = None
+    device: str = "auto"
+    batch_size: int = 32
+    precision: str = "auto"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A body estimator backend, as it declares itself in :data:`BACKENDS`.
+
+    Attributes:
+        summary: one line for help texts.
+        build: ``build(skeleton, options: EstimateOptions, static: bool, models: ModelCache)
+            -> BodyEstimator``; ``static``: the images of successive calls are unrelated (different
+            people); ``models``: where loaded networks are kept.
+        crop: how it wants a person cut out of a frame.
+        batched: no state between frames: everyone's crops share network batches (its
+            estimators have ``estimate_people``).
+        prepare: ``prepare(options, models)``, run before the long work: loads what it needs
+            into ``models``, so a missing or bad model file fails first (None: nothing to load).
+        body_model: ``body_model(options, models)``: the SMPL body model it carries (hmr2's
+            checkpoint), or None.
+        checks: ``checks() -> list[Check]``: its lines in ``mocap doctor``.
+        gpu: wants a GPU (a farm gives its takes one).
+        label: its name in menus (the Blender add-on); "" for its registry name.
+    """
+
+    summary: str
+    build: Callable[..., "BodyEstimator"]
+    crop: CropSpec = CropSpec()
+    batched: bool = False
+    prepare: Callable[[EstimateOptions, ModelCache], object] | None = None
+    body_model: Callable[[EstimateOptions, ModelCache], object] | None = None
+    checks: Callable[[], list[Check]] = lambda: []
+    gpu: bool = False
+    label: str = ""
+
+
+def _builtin() -> None:
+    # Each module registers its backend; their order is the order users see (the default first).
+    from . import mediapipe_pose  # noqa: F401
+    from . import hmr2  # noqa: F401
+
+
+BACKENDS: Registry[Backend] = Registry("backend", "--backend", load=_builtin)
+DEFAULT = "mediapipe"
+
+
+def __getattr__(name: str):
+    # Read from the registry when asked, so a backend registered later is included.
+    if name == "CROPS":
+        return {n: b.crop for n, b in BACKENDS.items()}
+    if name == "BATCHED":
+        return tuple(n for n, b in BACKENDS.items() if b.batched)
+    raise AttributeError(name)
+
+
+def make_estimator(backend: str, skeleton, static: bool = False, models: ModelCache | None = None,
+                   **settings) -> BodyEstimator:
+    """Create the estimator of a backend in :data:`BACKENDS`.
 
     ``static``: the images of successive calls are unrelated (different people), so
-    nothing is tracked or smoothed from one image to the next. ``settings``: the
-    backend's own (hmr2: checkpoint, device, batch_size, precision; both: off_centre).
+    nothing is tracked or smoothed from one image to the next. ``models``: the loaded
+    networks to share (None: a cache of its own). ``settings``: fields of
+    :class:`EstimateOptions` (hmr2: checkpoint, device, batch_size, precision; both: off_centre).
     """
-    if backend == "mediapipe":
-        from .mediapipe_pose import MediaPipePose
-
-        return MediaPipePose(skeleton, static=static, off_centre=settings.get("off_centre", True))
-    if backend == "hmr2":
-        try:
-            from .hmr2.estimator import HMR2Estimator
-        except ImportError as exc:
-            raise MocapError(f"--backend hmr2 needs PyTorch and smplx: pip install -e \".[hmr2]\" ({exc})",
-                             exit_code=2) from None
-        return HMR2Estimator(skeleton, **settings)
-    raise MocapError(f"unknown backend {backend!r} (available: {', '.join(BACKENDS)})", exit_code=2)
+    return BACKENDS.get(backend).build(skeleton, EstimateOptions(backend=backend, **settings), static,
+                                       models or ModelCache())

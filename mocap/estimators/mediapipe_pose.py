@@ -20,7 +20,8 @@ import numpy as np
 from ..camera import ray_rotation, solve_translation
 from ..rotations import align_axes, blend, normalize, swing
 from ..skeleton import JOINT, Skeleton
-from . import Estimates
+from ..registry import Check
+from . import BACKENDS, Backend, EstimateOptions, Estimates
 
 # BlazePose landmark indices.
 NOSE, L_EAR, R_EAR = 0, 7, 8
@@ -241,3 +242,24 @@ def global_rotations_from_landmarks(lm: np.ndarray, skeleton: Skeleton) -> np.nd
         G[:, JOINT[f"{side}_ankle"]] = ankle_frame
         G[:, JOINT[f"{side}_foot"]] = ankle_frame
     return G
+
+
+def _checks() -> list[Check]:
+    try:
+        import mediapipe  # noqa: F401
+        from mediapipe.tasks.python import vision  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+        return [Check("backend mediapipe", False, f"{type(exc).__name__}: {exc}"[:160],
+                      "reinstall: scripts/install.sh (mediapipe==0.10.21)")]
+    from importlib.metadata import version
+
+    return [Check("backend mediapipe", True, f"mediapipe {version('mediapipe')} (models inside the wheel)")]
+
+
+def _build(skeleton: Skeleton, options: EstimateOptions, static: bool = False, models=None) -> MediaPipePose:
+    return MediaPipePose(skeleton, static=static, off_centre=options.off_centre)
+
+
+# MediaPipe finds the person in a square with room around it, neighbours blanked.
+BACKENDS.register("mediapipe", Backend("MediaPipe Pose (BlazePose full): offline, CPU", _build, checks=_checks,
+                                       label="MediaPipe"))

@@ -20,13 +20,14 @@ import warnings
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from ..errors import InputError
+from ..registry import Registry
 from ..skeleton import SMPL_JOINT_NAMES, Skeleton, rest_offsets
 
-BUILTIN_RIGS: tuple[str, ...] = ("smpl", "mixamo", "ue5", "rigify")
 RIG_FILE_SUFFIXES: tuple[str, ...] = (".json", ".fbx", ".glb", ".gltf", ".bvh")
 
 
@@ -58,15 +59,32 @@ def smpl_rig(skeleton: Skeleton) -> Rig:
 
 
 def builtin_rig(name: str) -> Rig:
-    """One of :data:`BUILTIN_RIGS`, read from its JSON file in this package."""
-    if name not in BUILTIN_RIGS:
-        raise InputError(f"unknown rig {name!r}; built-in rigs: {', '.join(BUILTIN_RIGS)} (or give --rig-file)")
-    return rig_from_json(_builtin_doc(name), name)
+    """One of the rigs in :data:`RIGS` (``--rig``), by name."""
+    if name not in RIGS:
+        raise InputError(f"unknown rig {name!r}; built-in rigs: {', '.join(RIGS)} (or give --rig-file)")
+    return RIGS.get(name)()
 
 
 @functools.lru_cache(maxsize=None)
 def _builtin_doc(name: str) -> dict:
     return json.loads(resources.files(__package__).joinpath(f"{name}.json").read_text(encoding="utf-8"))
+
+
+def _json_rig(name: str) -> Callable[[], Rig]:
+    return lambda: rig_from_json(_builtin_doc(name), name)
+
+
+# The rigs `--rig` names: name -> a function giving the Rig. The built-in ones are data files
+# here (``<name>.json``); a plug-in rig registers its own.
+RIGS: Registry[Callable[[], Rig]] = Registry("rig", "--rig")
+for _name in ("smpl", "mixamo", "ue5", "rigify"):
+    RIGS.register(_name, _json_rig(_name))
+
+
+def __getattr__(name: str):
+    if name == "BUILTIN_RIGS":  # the names in RIGS, read when asked (a rig registered later is included)
+        return RIGS.names()
+    raise AttributeError(name)
 
 
 def load_rig(spec: str | Path, mapping: str | Path | None = None) -> Rig:
@@ -81,7 +99,7 @@ def load_rig(spec: str | Path, mapping: str | Path | None = None) -> Rig:
     Raises:
         InputError: unknown name, unreadable or malformed file, bad mapping.
     """
-    if str(spec) in BUILTIN_RIGS:
+    if str(spec) in RIGS:
         rig = builtin_rig(str(spec))
     else:
         path = Path(spec)
@@ -96,7 +114,7 @@ def load_rig(spec: str | Path, mapping: str | Path | None = None) -> Rig:
     try:
         check_mapping(rig)
     except InputError as exc:
-        if str(spec) in BUILTIN_RIGS:
+        if str(spec) in RIGS:
             raise
         raise InputError(f"{spec}: {exc}") from None  # name the file
     return rig
@@ -170,7 +188,7 @@ def rig_from_joints(name: str, names: list[str], parents: list[int], positions: 
 
 
 def _read_bvh_rig(path: Path) -> Rig:
-    from ..export.bvh import read_bvh
+    from ..formats.bvh import read_bvh
 
     data = read_bvh(path, units=1.0)
     pos = data.skeleton.rest_positions()
@@ -262,7 +280,7 @@ def _read_fbx_rig(path: Path) -> Rig:
 
     import bpy
 
-    from ..export import C_YUP_TO_ZUP
+    from ..axes import C_YUP_TO_ZUP
 
     if not bpy.app.background:
         raise InputError("reading an FBX rig resets Blender's session; run it from the command line")
@@ -336,7 +354,7 @@ def map_to_smpl(names: tuple[str, ...], parents: tuple[int, ...]) -> tuple[str |
     """
     plain = [_plain(n) for n in names]
     best, best_hits = None, 0
-    for rig_name in BUILTIN_RIGS:
+    for rig_name in RIGS:
         rig = builtin_rig(rig_name)
         table = {_plain(n): s for n, s in zip(rig.skeleton.names, rig.smpl) if s}
         hits = sum(p in table for p in plain)

@@ -1,78 +1,46 @@
 """The ``hmr2`` backend: HMR 2.0 behind the :class:`mocap.estimators.BodyEstimator` protocol.
 
-Where the files are looked for (first found wins): ``--checkpoint``; then
-``$MOCAP_HMR2_CHECKPOINT``; then where 4D-Humans puts them,
+Where the files are looked for (first found wins, :func:`mocap.model_files.find_checkpoint`):
+``--checkpoint``; then ``$MOCAP_HMR2_CHECKPOINT``; then where 4D-Humans puts them,
 ``~/.cache/4DHumans/logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt``.
 
-One network is loaded per (checkpoint, device, precision) and shared by every
-person's estimator and every parallel segment: estimators are cheap views of it.
+One network is loaded per (checkpoint, device, precision) into the capture's
+:class:`~mocap.estimators.ModelCache` and shared by every person's estimator and
+every parallel segment: estimators are cheap views of it.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ...camera import cam_crop_to_full, project, ray_rotation, solve_translation
-from ...errors import InputError, MocapError
+from ...body_model import from_buffers, rest_pelvis_of_buffers
+from ...errors import MocapError
+from ...model_files import find_checkpoint
 from ...skeleton import Skeleton, forward_kinematics
-from .. import Estimates
+from .. import Estimates, ModelCache
 
-CACHE_4DHUMANS = Path.home() / ".cache" / "4DHumans"
-RELEASED_CHECKPOINT = CACHE_4DHUMANS / "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt"
-SMPL_FILE = CACHE_4DHUMANS / "data/smpl/SMPL_NEUTRAL.pkl"
-DOWNLOAD = "https://people.eecs.berkeley.edu/~jathushan/projects/4dhumans/hmr2_data.tar.gz"
+def shared_model(path: Path, device: str, precision: str, models: ModelCache | None = None):
+    """(network on ``device``, SMPL buffers) of a checkpoint, loaded once per ``models`` cache
+    (None: loaded now, for this caller alone)."""
+    def load():
+        from .model import load_hmr2
 
+        model, body = load_hmr2(path)
+        return model.to(device), body
 
-def checkpoint_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
-    """Where the checkpoint is looked for, in order."""
-    out = [Path(explicit)] if explicit else []
-    if os.environ.get("MOCAP_HMR2_CHECKPOINT"):
-        out.append(Path(os.environ["MOCAP_HMR2_CHECKPOINT"]))
-    return out + [RELEASED_CHECKPOINT]
-
-
-def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
-    """The checkpoint to use. Raises InputError saying where it was looked for and how to get it."""
-    if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise InputError(f"{path}: checkpoint not found")
-        return path
-    for path in checkpoint_candidates():
-        if path.is_file():
-            return path
-    raise InputError(f"no HMR 2.0 checkpoint: looked for {', '.join(map(str, checkpoint_candidates()))}; "
-                     f"get hmr2_data.tar.gz ({DOWNLOAD}) and run `mocap models import hmr2_data.tar.gz`, "
-                     f"or give --checkpoint")
+    key = ("hmr2", str(Path(path).resolve()), device, precision)
+    return (models or ModelCache()).get(key, load)
 
 
-_models: dict = {}
-_lock = threading.Lock()
-
-
-def shared_model(path: Path, device: str, precision: str):
-    """The loaded network for these settings (loaded once per process)."""
-    key = (str(Path(path).resolve()), device, precision)
-    with _lock:
-        if key not in _models:
-            from .model import load_hmr2
-
-            model, body = load_hmr2(path)
-            _models[key] = (model.to(device), body)
-        return _models[key]
-
-
-def checkpoint_body_model(checkpoint=None, device: str = "auto", precision: str = "auto") -> dict | None:
-    """SMPL arrays from the checkpoint's own SMPL buffers (None if it carries none)."""
-    from ...body_model import from_buffers
-
+def checkpoint_body_model(checkpoint=None, device: str = "auto", precision: str = "auto",
+                          models: ModelCache | None = None):
+    """The SMPL :class:`~mocap.body_model.BodyModel` of the checkpoint's own SMPL buffers (None if it carries none)."""
     dev = resolve_device(device)
-    _, body = shared_model(find_checkpoint(checkpoint), dev, resolve_precision(precision, dev))
+    _, body = shared_model(find_checkpoint(checkpoint), dev, resolve_precision(precision, dev), models)
     return from_buffers(body)
 
 
@@ -106,14 +74,14 @@ class HMR2Estimator:
     name = "hmr2"
 
     def __init__(self, skeleton: Skeleton, checkpoint=None, device: str = "auto", batch_size: int = 32,
-                 precision: str = "auto", off_centre: bool = True):
+                 precision: str = "auto", off_centre: bool = True, models: ModelCache | None = None):
         self.skeleton = skeleton
         self.off_centre = off_centre
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.batch_size = batch_size
-        self.model, self.body = shared_model(find_checkpoint(checkpoint), self.device, self.precision)
-        self.pelvis = _rest_pelvis(self.body)
+        self.model, self.body = shared_model(find_checkpoint(checkpoint), self.device, self.precision, models)
+        self.pelvis = rest_pelvis_of_buffers(self.body)
 
     def predict(self, crops: np.ndarray) -> dict[str, np.ndarray]:
         """(N, 3, 256, 256) normalised crops -> numpy {"rotations" (N, 24, 3, 3), "betas" (N, 10),
@@ -218,11 +186,3 @@ def crop_keypoints(rotations: np.ndarray, cam: np.ndarray, centres: np.ndarray, 
     joints, _ = forward_kinematics(rotations, t + pelvis, skeleton)  # (N, J, 3) crop camera
     in_crop = crop_focal * joints[..., :2] / joints[..., 2:3]  # crop pixels from the centre
     return centres[:, None, :] + in_crop * (np.asarray(sizes, float) / crop_size)[:, None, None]
-
-
-def _rest_pelvis(body: dict) -> np.ndarray:
-    """(3,) the SMPL rest pelvis (mean shape) from the checkpoint's SMPL buffers; zeros without them."""
-    if "J_regressor" in body and "v_template" in body:
-        J = body["J_regressor"].float().numpy()
-        return J[0] @ body["v_template"].float().numpy()
-    return np.zeros(3)

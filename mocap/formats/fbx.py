@@ -1,7 +1,7 @@
 """FBX export through Blender (``bpy``): one armature and one action per person.
 
 Axes and units (``up``, ``units``; the motion is first put in the file's frame
-by :func:`mocap.export.in_file_frame`):
+by :func:`mocap.axes.in_file_frame`):
 
 - Y-up files (the default; FBX's usual frame): each armature keeps its bone data
   in the Y-up frame and carries ``C`` (+90° about X, Y-up -> Blender's Z-up) as
@@ -56,12 +56,12 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..axes import C_YUP_TO_ZUP, basis, in_file_frame
 from ..errors import OutputError
 from ..fileio import atomic_output
 from ..motion import Motion, Scene
-from ..skeleton import Skeleton
-from . import C_YUP_TO_ZUP, in_file_frame
-from .bvh import end_site_offset
+from ..skeleton import Skeleton, end_site_offset
+from . import FORMATS, Format
 
 # Exporter settings that matter (every other option is left at its default):
 FBX_EXPORT_OPTIONS = dict(
@@ -170,8 +170,6 @@ def add_body(bl_scene, name: str, armature, bone_names: list[str], mesh, up: str
     Armature modifier), in the file's frame like the bones. Returns the object."""
     import bpy
 
-    from . import basis
-
     C, s = basis(up, units)
     data = bpy.data.meshes.new(name)
     data.from_pydata((s * mesh.vertices @ C.T).tolist(), [], mesh.faces.tolist())
@@ -214,8 +212,8 @@ def bone_basis_rotations(rotations: np.ndarray, bone_rest: np.ndarray, W: np.nda
 def continuous_quaternions(matrices: np.ndarray) -> np.ndarray:
     """(T, J, 4) Blender-order (w, x, y, z) quaternions from (T, J, 3, 3) matrices, on one
     hemisphere along time per joint (q and -q are the same rotation, but interpolating
-    between them is not); see :func:`mocap.smooth.continuous_quaternions`."""
-    from ..smooth import continuous_quaternions as xyzw
+    between them is not); see :func:`mocap.rotations.continuous_quaternions`."""
+    from ..rotations import continuous_quaternions as xyzw
 
     return xyzw(matrices)[..., [3, 0, 1, 2]]
 
@@ -507,3 +505,9 @@ def _add_curve(channelbag, data_path: str, index: int, group: str, frames: np.nd
     fc.keyframe_points.foreach_set("co", co)
     fc.keyframe_points.foreach_set("interpolation", np.full(n, _INTERP_LINEAR, dtype=np.int32))
     fc.update()
+
+
+FORMATS.register("fbx", Format((".fbx",), "FBX for Blender, Maya, Unreal and Unity, an armature per person",
+                               lambda scene, path, up, units, meshes: write_fbx(scene, path, up=up, units=units,
+                                                                                meshes=meshes),
+                               meshes=True))

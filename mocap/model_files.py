@@ -1,4 +1,4 @@
-"""Model files: what is installed, where each is looked for, and importing them safely.
+"""Model files: where each is looked for, what is installed, where each is looked for, and importing them safely.
 
 ``mocap models`` reports; ``mocap models import FILE`` installs from
 4D-Humans' ``hmr2_data.tar.gz`` (only the files we use, extracted safely), or
@@ -18,6 +18,45 @@ from .errors import InputError
 
 MOCAP_CACHE = Path(os.environ.get("MOCAP_HOME", Path.home() / ".cache" / "mocap"))
 SMPL_NPZ = MOCAP_CACHE / "smpl" / "SMPL_NEUTRAL.npz"
+CACHE_4DHUMANS = Path.home() / ".cache" / "4DHumans"
+RELEASED_CHECKPOINT = CACHE_4DHUMANS / "logs/train/multiruns/hmr2/0/checkpoints/epoch=35-step=1000000.ckpt"
+SMPL_FILE = CACHE_4DHUMANS / "data/smpl/SMPL_NEUTRAL.pkl"
+DOWNLOAD = "https://people.eecs.berkeley.edu/~jathushan/projects/4dhumans/hmr2_data.tar.gz"
+
+
+def checkpoint_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
+    """Where the checkpoint is looked for, in order."""
+    out = [Path(explicit)] if explicit else []
+    if os.environ.get("MOCAP_HMR2_CHECKPOINT"):
+        out.append(Path(os.environ["MOCAP_HMR2_CHECKPOINT"]))
+    return out + [RELEASED_CHECKPOINT]
+
+
+def find_checkpoint(explicit: str | os.PathLike | None = None) -> Path:
+    """The checkpoint to use. Raises InputError saying where it was looked for and how to get it."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise InputError(f"{path}: checkpoint not found")
+        return path
+    for path in checkpoint_candidates():
+        if path.is_file():
+            return path
+    raise InputError(f"no HMR 2.0 checkpoint: looked for {', '.join(map(str, checkpoint_candidates()))}; "
+                     f"get hmr2_data.tar.gz ({DOWNLOAD}) and run `mocap models import hmr2_data.tar.gz`, "
+                     f"or give --checkpoint")
+
+
+def installed_body_model(smpl: str | os.PathLike | None = None):
+    """The SMPL :class:`~mocap.body_model.BodyModel`: ``smpl`` if given, else the first installed
+    one (:data:`SMPL_NPZ`, 4D-Humans' :data:`SMPL_FILE`), else None."""
+    from .body_model import load_body_model
+
+    if smpl:
+        return load_body_model(smpl)
+    found = next((p for p in (SMPL_NPZ, SMPL_FILE) if p.is_file()), None)
+    return load_body_model(found) if found else None
+
 
 # Members of hmr2_data.tar.gz we use, relative to ~/.cache/4DHumans (where 4D-Humans unpacks it).
 HMR2_MEMBERS = (
@@ -47,8 +86,6 @@ class ModelFile:
 
 def model_files(checkpoint: str | None = None, smpl: str | None = None) -> list[ModelFile]:
     """Every model file mocap can use, with the places it is looked for (in order)."""
-    from .estimators.hmr2.estimator import DOWNLOAD, SMPL_FILE, checkpoint_candidates
-
     smpl_places = ([Path(smpl)] if smpl else []) + [SMPL_NPZ, SMPL_FILE]
     return [
         ModelFile("HMR 2.0 checkpoint", "--backend hmr2", checkpoint_candidates(checkpoint),
@@ -87,8 +124,6 @@ def import_file(path: str | Path, dest: str | Path | None = None) -> list[Path]:
         from .body_model import convert_smpl_pkl
 
         return [convert_smpl_pkl(path, Path(dest) / SMPL_NPZ.name if dest else SMPL_NPZ)]
-    from .estimators.hmr2.estimator import CACHE_4DHUMANS
-
     return extract_hmr2_data(path, Path(dest) if dest else CACHE_4DHUMANS)
 
 

@@ -29,10 +29,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..axes import in_file_frame
 from ..errors import InputError, OutputError
 from ..fileio import atomic_output
-from ..motion import Motion
-from ..skeleton import Skeleton
+from ..motion import Motion, Scene
+from ..skeleton import Skeleton, end_site_offset
+from . import FORMATS, Format
 
 # Metres per file unit for the unit names we accept.
 UNITS = {"cm": 0.01, "m": 1.0}
@@ -57,21 +59,6 @@ class BvhData(NamedTuple):
     fps: float
     rotations: np.ndarray
     root_positions: np.ndarray
-
-
-def end_site_offset(skeleton: Skeleton, j: int) -> np.ndarray:
-    """(3,) offset in metres of a leaf joint's tip (BVH ``End Site``, FBX bone tail).
-
-    Continues the incoming bone's direction for half its length (at least 3 cm),
-    which gives a head, hand or toe tip of plausible size. A root with no
-    children gets a 10 cm tip straight up.
-    """
-    p = skeleton.parents[j]
-    v = skeleton.rest_offsets[j] if p >= 0 else np.zeros(3)
-    n = float(np.linalg.norm(v))
-    if n < 1e-9:
-        return np.array([0.0, 0.1, 0.0])
-    return v / n * max(0.5 * n, 0.03)
 
 
 def depth_first_order(skeleton: Skeleton) -> list[int]:
@@ -267,3 +254,18 @@ def _parse(tok: list[str], scale: float) -> BvhData:
                     root[:, "xyz".index(c[0])] = block[:, k] * scale
     skeleton = Skeleton(tuple(names), tuple(parents), np.asarray(offsets) * scale)
     return BvhData(skeleton, 1.0 / frame_time, rotations, root)
+
+
+def write_bvh_scene(scene: Scene, path: str | Path, up: str = "y", units: str = "cm", meshes=None) -> Path:
+    """A scene of one person as BVH (:func:`write_bvh`), turned so that ``up`` is up."""
+    if len(scene.motions) > 1:
+        raise OutputError(
+            f"{path}: BVH holds one person but the scene has {len(scene.motions)} "
+            f"(track ids {', '.join(map(str, sorted(scene.motions)))}); use --split for one .bvh per "
+            "person, --person to pick one, or .fbx/.glb/.usd/.npz for all of them in one file"
+        )
+    return write_bvh(in_file_frame(next(iter(scene.motions.values())), up, "m"), path, units=units)
+
+
+FORMATS.register("bvh", Format((".bvh",), "BVH, one person",
+                               write_bvh_scene, default_units="cm", one_person=True))

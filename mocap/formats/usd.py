@@ -17,7 +17,7 @@ person, ``/Mocap/person<ID>``, with its ``Skeleton`` (``.../Skeleton``) and the
   scale (half3, all 1) at time code ``round(time * fps)``: ``timeCodesPerSecond =
   framesPerSecond = fps``, so time code / fps is the video time.
 - The stage's ``upAxis`` and ``metersPerUnit`` state the file's frame; lengths are
-  written in it (see :func:`mocap.export.in_file_frame`).
+  written in it (see :func:`mocap.axes.in_file_frame`).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..axes import UNIT_NAMES, basis, in_file_frame
 from ..errors import OutputError
 from ..fileio import atomic_output
 from ..motion import Scene
 from ..skeleton import in_joint_frames
-from . import UNIT_NAMES, in_file_frame
+from . import FORMATS, Format
 
 
 def joint_tokens(names, parents) -> list[str]:
@@ -63,9 +64,9 @@ def write_usd(scene: Scene, path: str | Path, up: str = "y", units: str = "m", m
         meshes: track id -> :class:`mocap.body_model.BodyMesh` on that person's skeleton
             (our frame): a skinned ``Mesh`` ``/Mocap/person<ID>/Body`` (see :func:`add_body`).
     """
-    from pxr import Gf, Sdf, Usd, UsdGeom, UsdSkel, Vt
+    from pxr import Sdf, Usd, UsdGeom, UsdSkel, Vt
 
-    from ..smooth import continuous_quaternions
+    from ..rotations import continuous_quaternions
 
     path = Path(path)
     rates = {float(m.fps) for m in scene.motions.values()}
@@ -148,8 +149,6 @@ def add_body(stage, skel_root, skeleton, mesh, up: str = "y", units: str = "m"):
     identity ``geomBindTransform`` (the points are in the skeleton's bind space already)."""
     from pxr import Gf, UsdGeom, UsdSkel, Vt
 
-    from . import basis
-
     C, s = basis(up, units)
     points = (s * mesh.vertices @ C.T).astype(np.float32)
     geom = UsdGeom.Mesh.Define(stage, skel_root.GetPath().AppendChild("Body"))
@@ -165,3 +164,9 @@ def add_body(stage, skel_root, skeleton, mesh, up: str = "y", units: str = "m"):
     binding.CreateJointWeightsPrimvar(False, k).Set(Vt.FloatArray.FromNumpy(mesh.weights.reshape(-1).astype(np.float32)))
     binding.CreateGeomBindTransformAttr(Gf.Matrix4d(1.0))
     return geom
+
+
+FORMATS.register("usd", Format((".usd", ".usda", ".usdc"), "OpenUSD, UsdSkel",
+                               lambda scene, path, up, units, meshes: write_usd(scene, path, up=up, units=units,
+                                                                                meshes=meshes),
+                               meshes=True))

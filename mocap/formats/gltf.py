@@ -19,6 +19,7 @@ from scipy.spatial.transform import Rotation
 from ..fileio import atomic_output
 from ..motion import Scene
 from ..skeleton import in_joint_frames
+from . import FORMATS, Format
 
 FLOAT, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5123, 5125  # glTF componentType codes
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963  # bufferView targets
@@ -33,7 +34,7 @@ def write_gltf(scene: Scene, path: str | Path, meshes: dict | None = None) -> No
     """
     import pygltflib as gl
 
-    from ..smooth import continuous_quaternions
+    from ..rotations import continuous_quaternions
 
     path = Path(path)
     blob = bytearray()
@@ -116,3 +117,8 @@ def _channel(doc, animation, gl, times: int, values: int, node: int, path: str) 
     animation.samplers.append(gl.AnimationSampler(input=times, output=values, interpolation="LINEAR"))
     animation.channels.append(gl.AnimationChannel(sampler=len(animation.samplers) - 1,
                                                   target=gl.AnimationChannelTarget(node=node, path=path)))
+
+
+FORMATS.register("gltf", Format((".glb", ".gltf"), "glTF 2.0, Y-up metres",
+                                lambda scene, path, up, units, meshes: write_gltf(scene, path, meshes),
+                                meshes=True, fixed_frame=True))
