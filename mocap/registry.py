@@ -44,29 +44,34 @@ class Registry(Generic[T]):
         option: the command-line option that chooses one, for messages ("--backend").
         load: imports the modules that register the built-in plug-ins, on first use
             (so that importing the registry stays cheap, e.g. for ``mocap --help``).
+        order: the built-in plug-ins' names in the order users see them (whatever order
+            their modules happen to be imported in); others follow in registration order.
     """
 
-    def __init__(self, kind: str, option: str = "", load: Callable[[], None] | None = None):
+    def __init__(self, kind: str, option: str = "", load: Callable[[], None] | None = None,
+                 order: tuple[str, ...] = ()):
         self.kind, self.option = kind, option
         self._entries: dict[str, T] = {}
         self._load = load
+        self._order = order
 
     def _loaded(self) -> dict[str, T]:
         if self._load is not None:
             load, self._load = self._load, None
             load()
-        return self._entries
+        rank = {name: i for i, name in enumerate(self._order)}
+        return dict(sorted(self._entries.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
     def register(self, name: str, entry: T) -> T:
-        """Declare plug-in ``name``; a second plug-in of the same name is refused. The built-in
-        ones are loaded first, so they keep their places ahead of plug-ins."""
+        """Declare plug-in ``name``; a second plug-in of the same name is refused."""
         if name in self._loaded():
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._entries[name] = entry
         return entry
 
     def unregister(self, name: str) -> None:
-        self._loaded().pop(name, None)
+        self._loaded()
+        self._entries.pop(name, None)
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._loaded())

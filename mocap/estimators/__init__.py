@@ -195,9 +195,11 @@ def _builtin() -> None:
     # Each module registers its backend; their order is the order users see (the default first).
     from . import mediapipe_pose  # noqa: F401
     from . import hmr2  # noqa: F401
+    from . import blazepose  # noqa: F401
 
 
-BACKENDS: Registry[Backend] = Registry("backend", "--backend", load=_builtin)
+BACKENDS: Registry[Backend] = Registry("backend", "--backend", load=_builtin,
+                                       order=("mediapipe", "hmr2", "blazepose"))
 DEFAULT = "mediapipe"
 
 

@@ -60,11 +60,12 @@ class MediaPipePose:
             min_tracking_confidence=0.5,
         )
 
-    def detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def detect(self, image: np.ndarray, origin=None) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of the person in one image.
 
         Args:
-            image: (H, W, 3) uint8 RGB.
+            image: (H, W, 3) uint8 RGB; ``origin``: its top-left pixel's place in the frame
+                (None: a whole frame), for an estimator that tracks a region in the frame.
         Returns:
             world (33, 3) metres in camera orientation centred between the hips, and
             image (33, 3) pixel x, pixel y, visibility; or None when nobody is found.
@@ -84,7 +85,7 @@ class MediaPipePose:
         pixels = np.zeros((n, NUM_LANDMARKS, 3))
         found = np.zeros(n, dtype=bool)
         for i, image in enumerate(images):
-            seen = self.detect(image)
+            seen = self.detect(image, None if offsets is None else np.asarray(offsets[i], float))
             if seen is not None:
                 world[i], pixels[i] = seen
                 found[i] = True

@@ -52,7 +52,8 @@ def _builtin() -> None:
     from . import npz  # noqa: F401
 
 
-FORMATS: Registry[Format] = Registry("output format", "--out", load=_builtin)
+FORMATS: Registry[Format] = Registry("output format", "--out", load=_builtin,
+                                     order=("fbx", "bvh", "gltf", "usd", "npz"))
 
 
 def all_suffixes() -> tuple[str, ...]:

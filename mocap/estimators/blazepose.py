@@ -1,0 +1,126 @@
+"""BlazePose's landmark network (the mediapipe wheel's ``pose_landmark_full.tflite``) run directly
+with ``ai-edge-litert`` on our own crops: the ``blazepose`` backend.
+
+Same landmarks as :mod:`.mediapipe_pose` (33 image and 33 metric "world" landmarks, turned
+into SMPL-24 rotations by the same inverse kinematics), without MediaPipe's graph: one thread,
+so the same bytes every run, and the crop is ours.
+
+The network takes a 256x256 RGB crop in [0, 1] of a square region around the person, turned
+so that the body stands upright in it. It returns 39 landmarks (x, y, z in crop pixels, then
+visibility and presence logits; 33 and 34 are the hip centre and a point at the body's
+radius, which place the next frame's region), a presence score, and 39 world landmarks in
+metres in the crop's orientation. The region of a frame is, as in BlazePose's own tracking:
+the square of side 2.5 body radii centred on the previous frame's hip centre, turned by the
+body's lean; on a first frame (or once the person was lost), the image as a whole, then once
+more from what that found.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..skeleton import Skeleton
+from . import BACKENDS, Backend, EstimateOptions
+from .mediapipe_pose import NUM_LANDMARKS, MediaPipePose
+
+CROP = 256
+ROI_SCALE = 1.25  # the region: this times the body circle's diameter
+MIN_PRESENCE = 0.5
+HIP_CENTRE, BODY_RADIUS_POINT = 33, 34
+
+
+def model_path() -> str:
+    import mediapipe
+
+    return os.path.join(os.path.dirname(mediapipe.__file__), "modules", "pose_landmark", "pose_landmark_full.tflite")
+
+
+def region_axes(up: np.ndarray) -> np.ndarray:
+    """(2, 2) columns: the crop's x and y axes in the image, for a body whose up direction in the
+    image is the unit vector ``up`` (2,) (the crop shows it upright; y down in both)."""
+    return np.array([[-up[1], -up[0]], [up[0], -up[1]]])
+
+
+def region_from_landmarks(landmarks: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+    """The region for the next frame from landmarks (39, 2) image pixels: centre (2,), side
+    (pixels) and axes (2, 2) (see :func:`region_axes`)."""
+    centre = landmarks[HIP_CENTRE]
+    axis = landmarks[BODY_RADIUS_POINT] - centre
+    radius = float(np.linalg.norm(axis))
+    up = axis / radius if radius > 1e-6 else np.array([0.0, -1.0])
+    return centre, 2.0 * radius * ROI_SCALE, region_axes(up)
+
+
+class BlazePoseLandmarks(MediaPipePose):
+    """The landmark network on our crops, tracking its region from frame to frame (``static``:
+    every image on its own). Its estimates are made as :class:`.MediaPipePose` makes them."""
+
+    name = "blazepose"
+
+    def __init__(self, skeleton: Skeleton, static: bool = False, off_centre: bool = True):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.skeleton, self.static, self.off_centre = skeleton, static, off_centre
+        # One thread: the same bytes every run (the pipeline runs people side by side).
+        self._net = Interpreter(model_path=model_path(), num_threads=1)
+        self._net.allocate_tensors()
+        self._input = self._net.get_input_details()[0]["index"]
+        by_size = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
+        self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
+        self._region = None  # the previous frame's region, in the previous image's pixels
+
+    def detect(self, image: np.ndarray, origin=None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Landmarks of the person in one image (see :meth:`.MediaPipePose.detect`)."""
+        origin = np.zeros(2) if origin is None else np.asarray(origin, float)
+        region = None
+        if not self.static and self._region is not None:  # kept in frame pixels: crops move
+            centre, side, axes = self._region
+            region = (centre - origin, side, axes)
+        if region is None:  # the image as a whole, then the region that finds
+            H, W = image.shape[:2]
+            found = self._run(image, (np.array([W / 2, H / 2]), float(max(H, W)), np.eye(2)))
+            region = region_from_landmarks(found[0]) if found is not None else None
+        found = self._run(image, region) if region is not None else None
+        if found is None:
+            self._region = None
+        else:
+            centre, side, axes = region_from_landmarks(found[0])
+            self._region = (centre + origin, side, axes)
+        if found is None:
+            return None
+        pixels, visibility, world = found
+        return world[:NUM_LANDMARKS], np.column_stack([pixels[:NUM_LANDMARKS], visibility[:NUM_LANDMARKS]])
+
+    def _run(self, image: np.ndarray, region) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The network on one region: pixels (39, 2), visibility (39,), world (39, 3) metres in
+        camera orientation; None when nobody is there."""
+        import cv2
+
+        centre, side, axes = region
+        to_image = axes * (side / CROP)  # crop pixels (from the crop's centre) -> image pixels
+        M = np.column_stack([to_image, centre - to_image @ [CROP / 2, CROP / 2]])
+        crop = cv2.warpAffine(image, M, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        self._net.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
+        self._net.invoke()
+        if float(self._net.get_tensor(self._presence).reshape(-1)[0]) < MIN_PRESENCE:
+            return None
+        raw = self._net.get_tensor(self._landmarks).reshape(39, 5).astype(np.float64)
+        world = self._net.get_tensor(self._world).reshape(39, 3).astype(np.float64)
+        pixels = raw[:, :2] @ to_image.T + (centre - to_image @ [CROP / 2, CROP / 2])
+        visibility = 1.0 / (1.0 + np.exp(-raw[:, 3]))
+        world[:, :2] = world[:, :2] @ axes.T  # the crop's orientation -> the camera's
+        return pixels, visibility, world
+
+    def close(self) -> None:
+        self._region = None
+
+
+def _build(skeleton: Skeleton, options: EstimateOptions, static: bool = False, models=None) -> BlazePoseLandmarks:
+    return BlazePoseLandmarks(skeleton, static=static, off_centre=options.off_centre)
+
+
+BACKENDS.register("blazepose", Backend("BlazePose landmarks on our own crops (ai-edge-litert): offline, CPU, "
+                                       "reproducible", _build, label="BlazePose"))
