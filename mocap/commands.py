@@ -77,8 +77,11 @@ def _summaries(registry) -> str:
 
 
 def _detector_help() -> str:
-    return (f"Person detector: auto (= hog), {_summaries(_detectors())} (with --detector-weights where a model "
-            "file is needed); or none (one person, whole frames: fastest for a clip of one person).")
+    from .detectors import DEFAULT, TWO_PASS_DEFAULT
+
+    return (f"Person detector: auto (= {DEFAULT}; {TWO_PASS_DEFAULT} with a backend that does not follow people "
+            f"itself), {_summaries(_detectors())} (with --detector-weights where a model "
+            "file is needed); or none (one person, whole frames).")
 
 
 def _rig_help() -> str:
@@ -93,8 +96,9 @@ def _tracking_options(f):
         click.option("--detector-weights", type=click.Path(dir_okay=False, path_type=str), default=None,
                      help="Model file (.onnx) for yolox, bytetrack or rtmdet."),
         click.option("--detect-fps", type=click.FloatRange(0.0, None), default=10.0, show_default=True,
-                     help="Run the detector at most this many times a second (boxes in between are "
-                          "interpolated); 0: on every frame."),
+                     help="Detector runs a second: with the default backend, searches for people not yet "
+                          "followed (blazepose: the whole frame or one tile a run); with the others, the "
+                          "boxes tracked (interpolated between); 0: on every frame."),
         click.option("--min-seconds", type=click.FloatRange(0.0, None), default=1.0, show_default=True,
                      help="People seen for less than this are dropped."),
     ]
@@ -352,9 +356,12 @@ class _LoggedProgress:
               help="Start time in seconds.")
 @click.option("--end", type=click.FloatRange(0.0, None, min_open=True), default=None,
               help="End time in seconds [default: end of video].")
+@click.option("--backend", type=RegistryChoice(lambda: _backends().names()), default="mediapipe", show_default=True,
+              help="As for `mocap run`: the default follows people with BlazePose's networks in one pass "
+                   "(boxes from their landmarks); the others track the detector's boxes.")
 @click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
               default="auto", show_default=True, help="As for `mocap run`.")
-def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, start, end, progress_kind):
+def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, start, end, backend, progress_kind):
     """Detect and track the people in VIDEO; write each one's boxes per frame to --out.
 
     \b
@@ -375,8 +382,8 @@ def track_cmd(video, out, detector, detector_weights, detect_fps, min_seconds, s
     info = probe(video)
     progress = make_progress(progress_kind)
     try:
-        options = RunOptions(detector=detector, detector_weights=detector_weights, detect_fps=detect_fps,
-                             min_seconds=min_seconds, start=start, end=end)
+        options = RunOptions(backend=backend, detector=detector, detector_weights=detector_weights,
+                             detect_fps=detect_fps, min_seconds=min_seconds, start=start, end=end)
         tracklets = track_people(video, info, options, progress)
     finally:
         progress.close()

@@ -24,6 +24,17 @@ SMPL_FILE = CACHE_4DHUMANS / "data/smpl/SMPL_NEUTRAL.pkl"
 DOWNLOAD = "https://people.eecs.berkeley.edu/~jathushan/projects/4dhumans/hmr2_data.tar.gz"
 
 
+def mediapipe_network(module: str, name: str) -> str:
+    """The path of a network the mediapipe wheel ships (``modules/<module>/<name>``), found without
+    importing mediapipe (which takes most of a second)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("mediapipe is not installed: scripts/install.sh installs it (mediapipe==0.10.21)")
+    return os.path.join(list(spec.submodule_search_locations)[0], "modules", module, name)
+
+
 def checkpoint_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:
     """Where the checkpoint is looked for, in order."""
     out = [Path(explicit)] if explicit else []

@@ -24,6 +24,7 @@ from .detectors import DetectOptions, Detector
 from .errors import EXIT_USAGE, InputError, MocapError, NoPersonError
 from .estimators import BACKENDS, EstimateOptions, Estimates, ModelCache
 from .estimators.runner import estimate_frames, estimate_tracked
+from .follow import estimates_of
 from .export import ExportOptions, check_mesh, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Scene
@@ -149,12 +150,23 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     detect, cleanup = options.detect, options.cleanup
     skeleton = skeleton_for_body()
     people = None
-    if detector is not None or detect.detector != "none":
-        tracklets = track_people(video_path, info, options, progress, timer, detector, models)
+    tracking = detector is not None or detect.detector != "none"
+    if tracking and BACKENDS.get(options.backend).follows:
+        tracklets, followed = follow_people(video_path, info, options, progress, timer, detector, models)
         people = select_people(tracklets, options.persons)
         if not people:
             raise NoPersonError(f"{video_path}: no person seen for at least {detect.min_seconds:g} s")
-    per_person = _estimate(video_path, info, options, people, skeleton, camera.K, models, progress, timer)
+        t = time.perf_counter()
+        per_person = {tid: [estimates_of(followed[tid], camera.K, skeleton, options.off_centre)] for tid in people}
+        del followed
+        timer.add("estimate", t)
+    else:
+        if tracking:
+            tracklets = track_people(video_path, info, options, progress, timer, detector, models)
+            people = select_people(tracklets, options.persons)
+            if not people:
+                raise NoPersonError(f"{video_path}: no person seen for at least {detect.min_seconds:g} s")
+        per_person = _estimate(video_path, info, options, people, skeleton, camera.K, models, progress, timer)
     t = time.perf_counter()
     body = body_model_for(options, models)
     if cleanup.ground:
@@ -203,19 +215,25 @@ def _estimate(video_path, info: video.VideoInfo, options: RunOptions, people: di
     progress.finish("estimate")
     timer.add("estimate", t)
     if people is None:
-        frames = sum(p[0].num_frames for p in parts if p[0] is not None)
-        if frames == 0:
-            raise InputError(f"{video_path}: no frame could be decoded in the selected time range")
-        whole = options.start == 0 and options.end is None
-        if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
-            raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
-                             f"but only {frames} decode")
+        check_decoded(video_path, info, options, sum(p[0].num_frames for p in parts if p[0] is not None))
     per_person: dict[int, list[Estimates]] = {}
     for part in parts:
         for tid, est in part.items():
             if est is not None:
                 per_person.setdefault(tid, []).append(est)
     return per_person
+
+
+def check_decoded(video_path, info: video.VideoInfo, options: RunOptions, frames: int) -> None:
+    """Raise InputError when no frame of the selected range decoded, or (the whole clip selected)
+    far fewer than the container declares: the parallel segments each read only their part, so
+    :func:`mocap.video.read_frames`' own check does not see it."""
+    if frames == 0:
+        raise InputError(f"{video_path}: no frame could be decoded in the selected time range")
+    whole = options.start == 0 and options.end is None
+    if whole and info.num_frames and frames < 0.9 * info.num_frames - 1:
+        raise InputError(f"{video_path}: video is truncated: it declares {info.num_frames} frames "
+                         f"but only {frames} decode")
 
 
 def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Skeleton, body, fps: float,
@@ -245,21 +263,108 @@ def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Ske
     return motions
 
 
+def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,
+                  timer: _Timer | None = None, detector: Detector | None = None, models: ModelCache | None = None,
+                  stage: str = "estimate") -> tuple[dict[int, Tracklet], dict]:
+    """Detect, follow and landmark everyone in one pass over the video (:mod:`mocap.follow`); keep
+    those seen for ``options.detect.min_seconds``. Progress is reported as ``stage``.
+
+    The clip is cut into consecutive segments (:func:`plan_segments`) followed in parallel threads
+    (the networks release the GIL), each starting ``WARMUP_SECONDS`` early; their people are
+    matched on those frames (:func:`mocap.follow.stitch`). A ``detector`` object passed in is
+    used for one segment.
+
+    Returns:
+        track id -> :class:`Tracklet` (ids stable over the video), and track id -> the
+        :class:`~mocap.follow.Followed` person (for :func:`mocap.follow.estimates_of`).
+    """
+    from .detectors import make_detector
+    from .follow import Follower, FollowOptions, settle, stitch, tracklet_of
+
+    detect = options.detect
+    timer = timer or _Timer()
+    segments = plan_segments(info, options) if detector is None else [(options.start, options.end, options.start)]
+    follow_options = FollowOptions(passes_per_second=detect.fps if detect.fps > 0 else info.fps,
+                                   min_seconds=detect.min_seconds)
+    progress.start(stage, _expected_frames(info, options))
+    lock = threading.Lock()
+    stop = threading.Event()  # set when one segment fails or the user interrupts: the others quit
+
+    def follow(segment):
+        start, end, warm_start = segment
+        follower = Follower(detector or make_detector(detect.detector, detect.weights), info.width, info.height,
+                            info.fps, follow_options, threads=FOLLOW_THREADS)
+        frames, busy = [], 0.0
+        for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
+            if stop.is_set():
+                return None
+            t0 = time.perf_counter()
+            follower.step(int(round(frame.time * info.fps)), frame.time, frame.image)
+            busy += time.perf_counter() - t0
+            if frame.time >= start - 1e-6:
+                frames.append((int(round(frame.time * info.fps)), frame.time))
+                with lock:
+                    progress.advance(stage)
+        return start, follower.people, frames, dict(follower.timing, busy=busy)
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-follow") as pool:
+        try:
+            parts = list(pool.map(follow, segments))
+        except BaseException:
+            stop.set()
+            raise
+    progress.finish(stage)
+    check_decoded(video_path, info, options, sum(len(p[2]) for p in parts))
+    wall = time.perf_counter() - t
+    people = stitch([(start, found) for start, found, _, _ in parts])
+    K = camera_for(info.width, info.height, options.camera, info.focal_35mm)[0].K
+    people = settle(people, info.fps, detect.min_seconds, *((K, skeleton_for_body()) if detect.body_cues else ()))
+    # The pass's wall time shared out by what the threads spent: the detector's passes, the
+    # landmark network, the rest of following (tracking), and waiting for frames (decode).
+    spent = {k: sum(p[3][k] for p in parts) for k in ("detect", "landmarks", "busy")}
+    share = wall / max(spent["busy"], 1e-9) if len(parts) > 1 else 1.0
+    timer.seconds["detect"] += spent["detect"] * share
+    timer.seconds["landmarks"] += spent["landmarks"] * share
+    timer.seconds["track"] += (spent["busy"] - spent["detect"] - spent["landmarks"]) * share
+    timer.seconds["decode"] += max(0.0, wall - spent["busy"] * share)
+    timer.add("track", t + wall)
+    # Boxes for the frames of short gaps too (a body lost for a few frames in a crossing), as the
+    # two-pass path gives them; estimates stay on the frames seen.
+    numbers, times = (np.array(c) for c in zip(*[f for p in parts for f in p[2]])) if any(p[2] for p in parts) \
+        else (np.zeros(0, int), np.zeros(0))
+    tracklets = {tid: fill_frames(tracklet_of(p), numbers.astype(int), times, max_gap=FILL_SECONDS)
+                 for tid, p in people.items()}
+    return tracklets, people
+
+
+# Gaps in a followed person's boxes filled by interpolation, seconds.
+FILL_SECONDS = 1.0
+
+
+# The landmark and detector networks' threads on the one-pass path (any number: the same bytes).
+FOLLOW_THREADS = 1
+
+
 def track_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,
                  timer: _Timer | None = None, detector: Detector | None = None, models: ModelCache | None = None
                  ) -> dict[int, Tracklet]:
     """Detect and track everyone; keep those seen for ``options.detect.min_seconds``.
+
+    With a backend that follows people itself (``Backend.follows``), :func:`follow_people` does it.
 
     Args:
         detector: overrides ``options.detect.detector`` (a name for :func:`mocap.detectors.make_detector`).
     Returns:
         track id -> :class:`Tracklet`, ids stable over the video.
     """
+    if BACKENDS.get(options.backend).follows:
+        return follow_people(video_path, info, options, progress, timer, detector, models, stage="track")[0]
     detect = options.detect
     if detector is None:
         from .detectors import make_detector
 
-        detector = make_detector(detect.detector, detect.weights)
+        detector = make_detector(detect.detector, detect.weights, follows=False)
     # Detect at most detect_fps times a second: people move little in a tenth of a
     # second, the tracker is built for low rates, and boxes in between are interpolated.
     rate = min(info.fps, detect.fps) if detect.fps > 0 else info.fps

@@ -39,6 +39,8 @@ class TrackerOptions:
     lost_seconds: float = 1.0  # a track unseen this long is finished
     confirm_hits: int = 2  # consecutive hits before a new track is reported
     duplicate_overlap: float = 0.5  # no new track from a box this much on a tracked person's box
+    max_turn: float = 120.0  # degrees: a body facing further from its track's facing is someone else
+    hold_merged: bool = False  # a box fitting two tracks alike is taken by neither (see ByteTracker._merged)
 
 
 def _xyah(boxes: np.ndarray) -> np.ndarray:
@@ -99,6 +101,7 @@ class _Track:
     hits: int = 1
     last_seen: int = 0  # frame number
     confirmed: bool = False
+    facing: np.ndarray | None = None  # (2,) unit, camera x and z, the body's recent facing
 
 
 class ByteTracker:
@@ -116,10 +119,15 @@ class ByteTracker:
         self.mean, self.cov = np.zeros((0, 8)), np.zeros((0, 8, 8))  # filter state, one row per track
         self.frame = -1
         self._next_id = 1
+        self.taken: dict[int, int] = {}  # the last update's reported tracks: id -> detection index
 
-    def update(self, detections: Detections) -> list[tuple[int, np.ndarray, float]]:
+    def update(self, detections: Detections, facing: np.ndarray | None = None) -> list[tuple[int, np.ndarray, float]]:
         """Advance one frame.
 
+        Args:
+            facing: (N, 2) per detection the unit direction (camera x, z) the body faces, NaN where
+                unknown: a track is not given a body facing more than ``max_turn`` degrees away
+                from where it faced (two people crossing face opposite ways).
         Returns:
             (track id, (4,) xyxy box, score) for every confirmed track seen in this frame;
             the box is the detection's, not the filter's.
@@ -129,17 +137,21 @@ class ByteTracker:
         if self.tracks:
             self.mean, self.cov = kalman_predict(self.mean, self.cov)
         keep = detections.scores >= o.low_score
-        dets = detections[keep]
-        high = np.flatnonzero(dets.scores >= o.high_score)
-        low = np.flatnonzero(dets.scores < o.high_score)
+        dets, kept = detections[keep], np.flatnonzero(keep)
+        self.taken = {}
+        facing = None if facing is None else np.asarray(facing, float).reshape(-1, 2)[keep]
         predicted = _xyxy(self.mean)
+        allowed = self._facing_allows(facing, predicted, dets.boxes)
+        held = self._merged(predicted, dets.boxes) if o.hold_merged else np.zeros(len(dets), bool)
+        high = np.flatnonzero((dets.scores >= o.high_score) & ~held)
+        low = np.flatnonzero((dets.scores < o.high_score) & ~held)
 
         # Stage 1: every track (seen or recently lost) against confident boxes, IoU fused with score.
         matched = _match(predicted, np.arange(len(self.tracks)), high, dets, fuse=True, min_iou=o.match_iou,
-                         buffer=o.buffer)
+                         buffer=o.buffer, allowed=allowed)
         # Stage 2: tracks seen last frame but unmatched, against low-score boxes (occluded people).
         rest = [i for i, t in enumerate(self.tracks) if i not in matched and t.last_seen == self.frame - 1]
-        matched.update(_match(predicted, rest, low, dets, fuse=False, min_iou=o.low_match_iou))
+        matched.update(_match(predicted, rest, low, dets, fuse=False, min_iou=o.low_match_iou, allowed=allowed))
 
         out = []
         if matched:
@@ -149,10 +161,14 @@ class ByteTracker:
             t = self.tracks[i]
             t.hits = t.hits + 1 if t.last_seen == self.frame - 1 else 1
             t.last_seen, t.score = self.frame, float(dets.scores[d])
+            if facing is not None and np.all(np.isfinite(facing[d])):
+                mixed = facing[d] if t.facing is None else t.facing + facing[d]
+                t.facing = mixed / max(np.linalg.norm(mixed), 1e-9)
             t.confirmed |= t.hits >= o.confirm_hits
             if t.confirmed:
                 out.append((t.id, dets.boxes[d].copy(), t.score))
-        used = set(matched.values())
+                self.taken[t.id] = int(kept[d])
+        used = set(matched.values()) | set(np.flatnonzero(held).tolist())
         new = [d for d in high if d not in used and dets.scores[d] >= o.new_track_score]
         if new and used:
             # A second box on someone already tracked (a fragment, or a box of another scale
@@ -162,11 +178,14 @@ class ByteTracker:
             new = [d for d, o_ in zip(new, overlap.max(axis=1)) if o_ < o.duplicate_overlap]
         for d in new:
             t = _Track(self._next_id, float(dets.scores[d]), last_seen=self.frame)
+            if facing is not None and np.all(np.isfinite(facing[d])):
+                t.facing = facing[d]
             t.confirmed = self.frame == 0 or o.confirm_hits <= 1  # people already there at the start
             self._next_id += 1
             self.tracks.append(t)
             if t.confirmed:
                 out.append((t.id, dets.boxes[d].copy(), t.score))
+                self.taken[t.id] = int(kept[d])
         if new:
             mean, cov = kalman_init(dets.boxes[new])
             self.mean, self.cov = np.concatenate([self.mean, mean]), np.concatenate([self.cov, cov])
@@ -178,21 +197,57 @@ class ByteTracker:
             self.mean, self.cov = self.mean[alive], self.cov[alive]
         return sorted(out, key=lambda r: r[0])
 
+    def _merged(self, predicted: np.ndarray, boxes: np.ndarray, alike: float = 0.8) -> np.ndarray:
+        """(N,) bool: boxes that are two tracked people at once (two crossing people seen as one
+        body): the only box near two tracks, fitting both alike (IoU within ``alike`` of each other).
+        Neither track takes it: both are held and their boxes filled in between."""
+        out = np.zeros(len(boxes), bool)
+        if len(self.tracks) < 2 or not len(boxes):
+            return out
+        o = self.options
+        overlap = box_iou(_grow(predicted, o.buffer), _grow(boxes, o.buffer))
+        near = overlap >= o.match_iou
+        for d in np.flatnonzero(near.sum(axis=0) >= 2):
+            rows = np.flatnonzero(near[:, d])
+            if np.all(near[rows].sum(axis=1) == 1):  # no other box near either track
+                best = np.sort(overlap[rows, d])[::-1]
+                out[d] = best[1] >= alike * best[0]
+        return out
+
+    def _facing_allows(self, facing: np.ndarray | None, predicted: np.ndarray, boxes: np.ndarray
+                       ) -> np.ndarray | None:
+        """(tracks, detections) bool: which may match, by facing. Only where a track could take
+        more than one body, or a body more than one track (people crossing), must the body face
+        within ``max_turn`` degrees of the track's facing; a person alone may turn round (and the
+        landmarks' front and back may swap) without losing their track."""
+        if facing is None or not self.tracks or not len(boxes):
+            return None
+        o = self.options
+        near = box_iou(_grow(predicted, o.buffer), _grow(boxes, o.buffer)) >= o.match_iou
+        contested = near & ((near.sum(axis=1, keepdims=True) > 1) | (near.sum(axis=0, keepdims=True) > 1))
+        known = np.array([t.facing if t.facing is not None else [np.nan, np.nan] for t in self.tracks])
+        cos = np.nan_to_num(known, nan=0.0) @ np.nan_to_num(facing, nan=0.0).T
+        unknown = ~np.isfinite(known[:, :1]) | ~np.all(np.isfinite(facing), axis=1)[None, :]
+        return ~contested | unknown | (cos >= np.cos(np.radians(o.max_turn)))
+
 
 def _match(predicted: np.ndarray, track_idx, det_idx, dets: Detections, fuse: bool, min_iou: float,
-           buffer: float = 0.0) -> dict[int, int]:
+           buffer: float = 0.0, allowed: np.ndarray | None = None) -> dict[int, int]:
     """Hungarian matching of tracks (rows of ``predicted``, (N, 4) xyxy) to detections by IoU,
     optionally weighted by detection score. Returns track index -> detection index.
 
     ``buffer`` grows both sets of boxes by that fraction of their width and height on
     each side before the IoU (the buffered IoU of C-BIoU, Yang et al. 2023): at low
     frame rates a walking person moves most of a box width between frames, so plain
-    IoU with a young track (no velocity yet) is near zero.
+    IoU with a young track (no velocity yet) is near zero. ``allowed``: (tracks, detections)
+    bool, the pairs that may match at all (None: all).
     """
     track_idx, det_idx = list(track_idx), list(det_idx)
     if not track_idx or not det_idx:
         return {}
     iou = box_iou(_grow(predicted[track_idx], buffer), _grow(dets.boxes[det_idx], buffer))
+    if allowed is not None:
+        iou = np.where(allowed[np.ix_(track_idx, det_idx)], iou, 0.0)
     sim = iou * dets.scores[det_idx][None, :] if fuse else iou
     rows, cols = linear_sum_assignment(-sim)
     return {track_idx[r]: det_idx[c] for r, c in zip(rows, cols) if iou[r, c] >= min_iou}
@@ -246,7 +301,18 @@ def collect(per_frame: list[tuple[int, float, list[tuple[int, np.ndarray, float]
 
 def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: float = 1.5,
                    cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0) -> dict[int, Tracklet]:
-    """Join tracklets that are the same person coming back after a gap.
+    """Join tracklets that are the same person coming back after a gap (see :func:`join_groups`);
+    the joined tracklet keeps the earlier id."""
+    out = {}
+    for tid, ids in join_groups(tracklets, max_gap, max_jump, cues, turn_rate, max_shape).items():
+        parts = [tracklets[i] for i in ids]
+        out[tid] = Tracklet(tid, *(np.concatenate([getattr(p, f) for p in parts]) for f in ("frames", "times", "boxes", "scores")))
+    return dict(sorted(out.items()))
+
+
+def join_groups(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: float = 1.5,
+                cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0) -> dict[int, list[int]]:
+    """Which tracklets are one person coming back after a gap: the first id -> the ids, in time order.
 
     A later tracklet may continue an earlier one when :func:`continuation_distance`
     allows it (starts soon after, near where the earlier one was heading, same
@@ -255,8 +321,7 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
     gap (60° plus ``turn_rate`` degrees per second; people who cross face opposite
     ways) costs more, and one of another shape (betas further apart than
     ``max_shape``) cannot be the same person. Candidates are joined greedily,
-    cheapest first (cost: distance in box heights plus body cost); the joined
-    tracklet keeps the earlier id.
+    cheapest first (cost: distance in box heights plus body cost).
     """
     items = sorted(tracklets.values(), key=lambda t: t.times[0])
     cues = cues or {}
@@ -280,18 +345,16 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
         has_next.add(a)
         has_prev.add(b)
         parent[b] = a
+
     def root(i):
         while parent[i] != i:
             i = parent[i]
         return i
-    groups: dict[int, list[Tracklet]] = {}
+
+    groups: dict[int, list[int]] = {}
     for t in items:
-        groups.setdefault(root(t.id), []).append(t)
-    out = {}
-    for tid, parts in groups.items():
-        parts.sort(key=lambda t: t.times[0])
-        out[tid] = Tracklet(tid, *(np.concatenate([getattr(p, f) for p in parts]) for f in ("frames", "times", "boxes", "scores")))
-    return dict(sorted(out.items()))
+        groups.setdefault(root(t.id), []).append(t.id)
+    return groups
 
 
 def continuation_distance(end_boxes: np.ndarray, end_times: np.ndarray, start_box: np.ndarray, start_time: float,

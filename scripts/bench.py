@@ -2,6 +2,7 @@
 """End-to-end speed of ``mocap run`` on a clip, with the share of time per stage.
 
     python scripts/bench.py [VIDEO] [--out anim.fbx] [--repeat 2] [--detector auto] [--end S]
+    python scripts/bench.py --baseline mediapipe-graph:hog   (against the two-pass path, same process)
     python scripts/bench.py /usr/share/doc/opencv-doc/examples/data/vtest.avi --end 30 --repeat 1
     python scripts/bench.py export [...]   (export speed per format: scripts/bench_export.py)
     python scripts/bench.py addon [...]    (Blender add-on import speed: scripts/bench_addon.py)
@@ -12,9 +13,10 @@ Reported as ratios measured in this process: frames per second end to end,
 speed relative to real time (video fps), and relative to a decode-only pass
 over the same file (the floor any pipeline pays). "cold" is the whole
 ``mocap run`` command in a fresh process (imports, model load, Blender start);
-"warm" is the pipeline called again in this process, split by stage (decode,
-detect, track: the tracking pass; estimate, export: the capture), with each
-stage's share of the warm wall time and the frames per second it alone runs at.
+"warm" is the pipeline called again in this process, split by stage (decode, detect,
+landmarks, track: the one-pass following, or decode, detect, track then estimate on the
+two-pass path; solve, export), with each stage's share of the warm wall time, its
+milliseconds a frame and the frames per second it alone runs at.
 """
 
 from __future__ import annotations
@@ -56,16 +58,39 @@ def main() -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ap.add_argument("--detector", default="auto", help="person detector, as `mocap run --detector`")
     ap.add_argument("--end", type=float, default=None, help="only the first END seconds")
+    ap.add_argument("--backend", default="mediapipe", help="body estimator, as `mocap run --backend`")
+    ap.add_argument("--baseline", default=None, metavar="BACKEND[:DETECTOR]",
+                    help="also measure this configuration in the same process (e.g. mediapipe-graph:hog, the "
+                         "path before the one-pass perception) and report the speed-up against it")
     args = ap.parse_args()
     path = Path(args.video)
     info = video.probe(path)
     n_dec, t_dec = min((decode_only(path, args.end) for _ in range(args.repeat)), key=lambda r: r[1])
+    reports = [measure(path, info, args, args.backend, args.detector, n_dec / t_dec)]
+    if args.baseline:
+        backend, _, detector = args.baseline.partition(":")
+        reports.append(measure(path, info, args, backend, detector or "auto", n_dec / t_dec))
+        reports[0]["x_baseline_cold"] = round(reports[0]["cold_fps"] / reports[1]["cold_fps"], 2)
+        reports[0]["x_baseline_warm"] = round(reports[0]["fps"] / reports[1]["fps"], 2)
+    if args.json:
+        print(json.dumps(reports[0] if len(reports) == 1 else {"run": reports[0], "baseline": reports[1]}))
+        return 0
+    for report in reports:
+        print_report(report, info)
+    if args.baseline:
+        print(f"speed-up against {args.baseline}: {reports[0]['x_baseline_cold']}x cold, "
+              f"{reports[0]['x_baseline_warm']}x warm (same process, same machine)")
+    return 0
+
+
+def measure(path: Path, info, args, backend: str, detector: str, decode_fps: float) -> dict:
+    """One configuration's speed: warm (in this process, by stage) and cold (a fresh `mocap run`)."""
     cut = ["--end", str(args.end)] if args.end else []
     best = None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             t = time.perf_counter()
-            result = run(path, Path(tmp) / args.out, RunOptions(detector=args.detector, end=args.end))
+            result = run(path, Path(tmp) / args.out, RunOptions(backend=backend, detector=detector, end=args.end))
             wall = time.perf_counter() - t
             if best is None or wall < best[0]:
                 best = (wall, result)
@@ -73,36 +98,40 @@ def main() -> int:
         for _ in range(args.repeat):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "mocap", "run", str(path), "--out", str(Path(tmp) / args.out),
-                            "--detector", args.detector, "--progress", "none", *cut], check=True, capture_output=True)
+                            "--backend", backend, "--detector", detector, "--progress", "none", *cut], check=True,
+                           capture_output=True)
             cold.append(time.perf_counter() - t)
     wall, result = best
     fps = result.frames / wall
     cold_fps = result.frames / min(cold)
-    report = {
+    return {
         "video": path.name, "size": f"{info.width}x{info.height}", "video_fps": info.fps,
+        "backend": backend, "detector": detector,
         "frames": result.frames, "cold_s": round(min(cold), 3), "cold_fps": round(cold_fps, 1),
         "cold_x_realtime": round(cold_fps / info.fps, 2),
         "wall_s": round(wall, 3), "fps": round(fps, 1),
-        "x_realtime": round(fps / info.fps, 2), "x_decode_only": round(fps / (n_dec / t_dec), 3),
+        "x_realtime": round(fps / info.fps, 2), "x_decode_only": round(fps / decode_fps, 3),
         "people": result.people,
         "stage_share": {k: round(v / wall, 3) for k, v in result.seconds.items()},
+        "stage_ms_per_frame": {k: round(1000 * v / result.frames, 2) for k, v in result.seconds.items()},
         "stage_fps": {k: round(result.frames / v, 1) for k, v in result.seconds.items() if v > 0},
         "startup_share": round(1 - sum(result.seconds.values()) / wall, 3),
     }
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    print(f"{report['video']} {report['size']} @ {info.fps:g} fps, {result.frames} frames, "
-          f"{result.people} {'person' if result.people == 1 else 'people'}, detector {args.detector}, "
-          f"output {args.out}")
+
+
+def print_report(report: dict, info) -> None:
+    people = report["people"]
+    print(f"{report['video']} {report['size']} @ {info.fps:g} fps, {report['frames']} frames, "
+          f"{people} {'person' if people == 1 else 'people'}, backend {report['backend']}, detector "
+          f"{report['detector']}")
     print(f"cold `mocap run`: {report['cold_fps']} frames/s = {report['cold_x_realtime']}x real time "
           f"({report['cold_s']:.2f} s, fresh process)")
     print(f"warm pipeline:    {report['fps']} frames/s = {report['x_realtime']}x real time "
-          f"= {report['x_decode_only']}x decode-only speed ({wall:.2f} s)")
+          f"= {report['x_decode_only']}x decode-only speed ({report['wall_s']:.2f} s)")
     for stage, share in report["stage_share"].items():
-        print(f"  {stage:<9} {100 * share:5.1f} %  {report['stage_fps'].get(stage, 0):8.1f} frames/s alone")
+        print(f"  {stage:<9} {100 * share:5.1f} %  {report['stage_ms_per_frame'][stage]:7.2f} ms/frame  "
+              f"{report['stage_fps'].get(stage, 0):8.1f} frames/s alone")
     print(f"  {'setup':<9} {100 * report['startup_share']:5.1f} %  (model load, probing)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -19,6 +19,25 @@ anny body and clothes:
   those frames only, as if popping in at a cut), for the "too short to keep"
   test; joints and boxes are NaN in the other frames (`present` says which).
 
+That scene is the default scenario, `crowd`; `--scenario NAME` picks another
+(SCENARIOS: each its people and its camera, image size and clip length):
+
+* `crossing` (640x480, 90 frames): person 1, red shirt, walks in from beyond
+  the left image border (CMU 01_03, the walk at the start of the take) about
+  5.5 m away and crosses to the right of the middle; person 2, blue shirt,
+  smaller, female body, walks right to left about 10.5 m away (01_03, a later
+  take: turns on the spot, walks, then raises the hands towards the course's
+  obstacle) and is >= 70% hidden behind person 1 for ~7 frames around frame
+  46; person 3, green shirt, heavier, stands far away on the right (~14 m,
+  ~120 px tall) and turns round on the spot (01_01), never occluded;
+* `turnaway` (portrait 360x640, 90 frames, one person): faces the camera,
+  turns round on the spot until the back is to the camera, then moves away
+  from it with a standing jump (01_01: the CMU files here have no turn
+  followed by walking away), 2.2 m -> 3.1 m from the camera.
+
+Outputs are <name>.mp4, <name>_gt.npz, <name>_frame.png, with --name
+defaulting to the scenario's name.
+
 Everything else is scripts/make_sample.py's machinery (imported): BVH ->
 forward kinematics (the joints are the exact ground truth), anny mesh bound
 to the BVH skeleton and skinned in numpy, Blender Cycles on the CPU, H.264.
@@ -51,6 +70,8 @@ outside the frames where the person is in the scene):
 Usage (the defaults reproduce samples/crowd.*, ~10 min on 2 CPU cores):
 
     .venv/bin/python scripts/make_crowd_sample.py
+    .venv/bin/python scripts/make_crowd_sample.py --scenario crossing   # samples/crossing.*
+    .venv/bin/python scripts/make_crowd_sample.py --scenario turnaway   # samples/turnaway.*
 
     --plan           no rendering: numpy z-buffer only, writes preview images
                      and the visibility table to --debug-dir (seconds)
@@ -126,6 +147,72 @@ PEOPLE = [
            phenotype={"gender": 0.0, "weight": 0.35},
            colours={"shirt": (0.80, 0.55, 0.02), "trousers": (0.16, 0.16, 0.17)}),
 ]
+
+
+def still_crowd(visible, present, pids) -> int:
+    """The crossing: first frame where person 2 is half hidden behind person 1."""
+    return int(np.argmax(visible[pids.index(2)] < 0.5))
+
+
+def still_crossing(visible, present, pids) -> int:
+    """The frame where person 2 (the far walker) is the most hidden."""
+    i = pids.index(2)
+    v = np.where(present[i], visible[i], np.inf)
+    return int(np.argmin(v))
+
+
+@dataclass
+class Scenario:
+    """A scene: its people and the defaults of the camera, image and clip."""
+
+    people: list[Person]
+    doc: str  # one line, for --help and the log
+    frames: int = 100
+    fps: float = 30.0
+    width: int = 640
+    height: int = 480
+    lens: float = 45.0  # mm, 36 mm sensor width
+    cam_height: float = 1.5  # m
+    look_at: tuple[float, float, float] = (0.35, 0.8, -7.0)  # camera at x = 0, z = 0
+    still: object = still_crowd  # int (video frame) or f(visible, present, pids) -> frame
+    plan_frames: tuple[int, int] = (44, 56)  # --plan previews every 5th frame and these
+
+
+CROSSING = [
+    Person(1, "red shirt", "01_03.bvh", start=4, anchor_frame=0, anchor_xz=(-1.95, -5.5),
+           heading=90.0, heading_span=(0, 74),
+           phenotype={"gender": 0.0, "weight": 0.6, "muscle": 0.55},
+           colours={"shirt": (0.55, 0.04, 0.04), "trousers": (0.05, 0.05, 0.07)}),
+    Person(2, "blue shirt", "01_03.bvh", start=3348, anchor_frame=45, anchor_xz=(-1.13, -10.8),
+           heading=-90.0, heading_span=(20, 80), scale=0.95,
+           phenotype={"gender": 1.0, "weight": 0.4},
+           colours={"shirt": (0.04, 0.18, 0.62), "trousers": (0.50, 0.44, 0.32),
+                    "skin": SKIN_LIGHT, "hair": (0.30, 0.17, 0.05), "shoes": (0.35, 0.33, 0.30)}),
+    Person(3, "green shirt", "01_01.bvh", start=870, anchor_frame=0, anchor_xz=(2.6, -14.3),
+           heading=0.0, heading_span=(0, 89), scale=1.02,
+           phenotype={"gender": 0.0, "weight": 0.75, "muscle": 0.4},
+           colours={"shirt": (0.05, 0.38, 0.07), "trousers": (0.02, 0.02, 0.025),
+                    "skin": SKIN_DARK, "hair": (0.01, 0.008, 0.006), "lips": (0.20, 0.07, 0.05)}),
+]
+
+TURNAWAY = [
+    Person(1, "purple shirt", "01_01.bvh", start=992, anchor_frame=0, anchor_xz=(0.0, -2.4),
+           heading=180.0, heading_span=(62, 87),
+           phenotype={"gender": 0.7, "weight": 0.5},
+           colours={"shirt": (0.36, 0.05, 0.40), "trousers": (0.03, 0.05, 0.16),
+                    "skin": SKIN_LIGHT, "hair": (0.20, 0.10, 0.03)}),
+]
+
+SCENARIOS: dict[str, Scenario] = {
+    "crowd": Scenario(PEOPLE, "four people, two paths crossing, one seen for 3 frames"),
+    "crossing": Scenario(CROSSING, "one walks in from the left, passes in front of a far walker; "
+                                   "a small one stands far away",
+                         frames=90, lens=60.0, cam_height=1.15, look_at=(0.0, 0.8, -7.0), still=still_crossing,
+                         plan_frames=(30, 60)),
+    "turnaway": Scenario(TURNAWAY, "portrait, one person: faces the camera, turns round, moves away",
+                         frames=90, width=360, height=640, lens=50.0, cam_height=1.4,
+                         look_at=(0.0, 0.9, -2.8), still=56, plan_frames=(50, 62)),
+}
 
 
 def rot_y(deg: float) -> np.ndarray:
@@ -434,6 +521,9 @@ def summarise(gt: dict, pids, log=print):
             f"min {v[gt['present'][i]].min():.2f}; boxes span x {np.nanmin(gt['boxes'][i, :, 0]):.0f}-"
             f"{np.nanmax(gt['boxes'][i, :, 2]):.0f}, y {np.nanmin(gt['boxes'][i, :, 1]):.0f}-"
             f"{np.nanmax(gt['boxes'][i, :, 3]):.0f}")
+        h = gt["boxes"][i, :, 3] - gt["boxes"][i, :, 1]
+        log(f"    box heights {np.nanmin(h):.0f}-{np.nanmax(h):.0f} px (in the image in frames "
+            f"{ranges(~np.isnan(h))}); visible<=0.3 in {ranges((v <= 0.3) & gt['present'][i])}")
 
 
 # --------------------------------------------------------------------------
@@ -582,28 +672,47 @@ def plot_visibility(gt, path):
 # --------------------------------------------------------------------------
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None (options defaulting to the scenario's)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--frames", type=int, default=100,
-                    help="video frames (PEOPLE's segments and placements are chosen for 100)")
-    ap.add_argument("--fps", type=float, default=30.0)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=_HelpFormatter)
+    ap.add_argument("--scenario", default="crowd", choices=sorted(SCENARIOS),
+                    help="the scene: " + "; ".join(f"{k}: {v.doc}" for k, v in SCENARIOS.items()))
+    ap.add_argument("--frames", type=int, default=None,
+                    help="video frames (default: the scenario's; its placements are chosen for it)")
+    ap.add_argument("--fps", type=float, default=None, help="default: the scenario's (30)")
     ap.add_argument("--out-dir", default="samples")
-    ap.add_argument("--name", default="crowd")
-    ap.add_argument("--width", type=int, default=640)
-    ap.add_argument("--height", type=int, default=480)
-    ap.add_argument("--lens", type=float, default=45.0, help="focal length, mm (36 mm sensor width)")
-    ap.add_argument("--cam-height", type=float, default=1.5, help="camera height, m")
-    ap.add_argument("--look-at", type=float, nargs=3, default=(0.35, 0.8, -7.0),
-                    help="world point the camera looks at (camera at x=0, z=0)")
+    ap.add_argument("--name", default=None, help="output basename (default: the scenario's name)")
+    ap.add_argument("--width", type=int, default=None, help="default: the scenario's")
+    ap.add_argument("--height", type=int, default=None, help="default: the scenario's")
+    ap.add_argument("--lens", type=float, default=None,
+                    help="focal length, mm (36 mm sensor width; default: the scenario's)")
+    ap.add_argument("--cam-height", type=float, default=None, help="camera height, m (default: the scenario's)")
+    ap.add_argument("--look-at", type=float, nargs=3, default=None,
+                    help="world point the camera looks at (camera at x=0, z=0; default: the scenario's)")
     ap.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (denoised)")
     ap.add_argument("--crf", type=int, default=16, help="x264 quality (lower = bigger file)")
-    ap.add_argument("--still", type=int, default=None, help="frame saved as <name>_frame.png")
+    ap.add_argument("--still", type=int, default=None,
+                    help="frame saved as <name>_frame.png (default: the scenario's choice)")
     ap.add_argument("--work-dir", default=None, help="keep rendered frames and id masks here")
-    ap.add_argument("--debug-dir", default="/tmp/crowd_debug", help="where check images go")
+    ap.add_argument("--debug-dir", default=None,
+                    help="where check images go (default: /tmp/<name>_debug)")
     ap.add_argument("--plan", action="store_true", help="no rendering: z-buffer previews only")
     ap.add_argument("--check-only", action="store_true", help="only check existing outputs")
     args = ap.parse_args(argv)
+    scenario = SCENARIOS[args.scenario]
+    for key in ("frames", "fps", "width", "height", "lens", "cam_height", "look_at"):
+        if getattr(args, key) is None:
+            setattr(args, key, getattr(scenario, key))
+    if args.name is None:
+        args.name = args.scenario
+    if args.debug_dir is None:
+        args.debug_dir = f"/tmp/{args.name}_debug"
 
     out_dir, debug_dir = Path(args.out_dir), Path(args.debug_dir)
     log = lambda *a: print(*a, flush=True)
@@ -612,9 +721,10 @@ def main(argv=None):
         return
 
     T, fps = args.frames, args.fps
-    people = PEOPLE
+    people = scenario.people
     pids = [p.pid for p in people]
     t0 = time.time()
+    log(f"scenario {args.scenario!r}: {scenario.doc}")
     log(f"motion and bodies ({len(people)} people, {T} frames @ {fps:g} fps):")
     cache: dict = {}
     motions = [person_motion(p, T, fps, cache, log) for p in people]
@@ -642,7 +752,7 @@ def main(argv=None):
         from PIL import Image
 
         g = dict(gt, K=K, person_ids=np.array(pids), joints_camera=joints_cam)
-        for t in sorted(set(range(0, T, 5)) | set(range(44, 56))):
+        for t in sorted(set(range(0, T, 5)) | set(range(*scenario.plan_frames))):
             img = Image.fromarray(id_colour_image(gt["zbuffer"][t]))
             draw_boxes(img, g, t, joints=False).save(debug_dir / f"plan_{t:04d}.png")
         plot_visibility(g, debug_dir / "plan_visible.png")
@@ -695,8 +805,10 @@ def main(argv=None):
     ms.encode_mp4(paths, mp4, fps, args.crf)
     log(f"wrote {mp4} ({mp4.stat().st_size / 1e6:.2f} MB)")
     still = args.still
-    if still is None:  # the crossing: first frame where person 2 is half hidden behind person 1
-        still = int(np.argmax(gt["visible"][pids.index(2)] < 0.5))
+    if still is None:
+        still = scenario.still
+        if callable(still):
+            still = still(gt["visible"], present, pids)
     shutil.copyfile(paths[still], out_dir / f"{args.name}_frame.png")
     log(f"wrote {out_dir / f'{args.name}_frame.png'} (video frame {still})")
     if not args.work_dir:

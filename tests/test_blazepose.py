@@ -11,7 +11,7 @@ from conftest import SAMPLES
 pytest.importorskip("ai_edge_litert")
 
 from mocap.estimators import BACKENDS  # noqa: E402
-from mocap.estimators.blazepose import BlazePoseLandmarks, region_from_landmarks  # noqa: E402
+from mocap.estimators.blazepose import LandmarkNet, region_from_landmarks  # noqa: E402
 from mocap.skeleton import neutral_skeleton  # noqa: E402
 from mocap.video import read_frames  # noqa: E402
 
@@ -26,12 +26,13 @@ def test_landmarks_follow_the_region_when_the_image_turns():
     landmarks turned the same way."""
     image = _frame()
     H, W = image.shape[:2]
-    net = BlazePoseLandmarks(neutral_skeleton(), static=True)
+    net = LandmarkNet()
     region = (np.array([W / 2, H / 2]), float(max(H, W)), np.eye(2))
     for _ in range(3):  # the region settles on the person
-        pixels, _, world = net._run(image, region)
-        region = region_from_landmarks(pixels)
-    pixels, visibility, world = net._run(image, region)
+        region = region_from_landmarks(net(image, region).pixels)
+    found = net(image, region)
+    pixels, visibility, world = found.pixels, found.visibility, found.world
+    assert found.presence > 0.9
     assert visibility[:33].mean() > 0.5
 
     def clockwise(p):  # image pixels (x, y) of the turned frame
@@ -40,13 +41,15 @@ def test_landmarks_follow_the_region_when_the_image_turns():
     turned = np.ascontiguousarray(np.rot90(image, k=-1))
     centre, side, axes = region
     quarter = np.array([[0.0, -1.0], [1.0, 0.0]])  # (x, y) -> (-y, x), y down
-    pixels2, _, world2 = net._run(turned, (clockwise(centre[None])[0], side, quarter @ axes))
+    found2 = net(turned, (clockwise(centre[None])[0], side, quarter @ axes))
+    pixels2, world2 = found2.pixels, found2.world
     assert np.abs(pixels2 - clockwise(pixels)).max() < 0.5
     assert np.abs(world2 - np.column_stack([-world[:, 1], world[:, 0], world[:, 2]])).max() < 0.005
 
 
 def test_backend_is_registered_and_offered():
-    assert "blazepose" in BACKENDS and BACKENDS.get("blazepose").label == "BlazePose"
+    assert BACKENDS.names()[0] == "mediapipe" and BACKENDS.get("mediapipe").follows
+    assert BACKENDS.get("mediapipe").label == "MediaPipe" and "mediapipe-graph" in BACKENDS
 
 
 @pytest.mark.slow
@@ -61,12 +64,12 @@ def test_capture_is_reproducible_and_as_accurate_as_the_legacy_graph(tmp_path):
         assert proc.returncode == 0, proc.stderr
         return out
 
-    a, b = run("a.npz", "blazepose"), run("b.npz", "blazepose")
+    a, b = run("a.npz", "mediapipe"), run("b.npz", "mediapipe")
     assert a.read_bytes() == b.read_bytes()
     from mocap.metrics import evaluate_files
 
     ours = evaluate_files(a, SAMPLES / "turn_jump_gt.npz")
-    legacy = evaluate_files(run("c.npz", "mediapipe"), SAMPLES / "turn_jump_gt.npz")
+    legacy = evaluate_files(run("c.npz", "mediapipe-graph"), SAMPLES / "turn_jump_gt.npz")
     (_, ours), (_, legacy) = ours[0], legacy[0]
     key = next(k for k in ours if "pa" in k.lower())
     assert ours[key] < legacy[key] + 5.0 and ours[key] < 90.0

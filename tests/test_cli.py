@@ -233,7 +233,7 @@ def test_log_file_records_the_command_and_the_error(tmp_path):
                            EXIT_NO_PERSON)
     text = log.read_text()
     assert text.startswith("earlier task\n")  # appended, not replaced
-    assert f"run {empty}" in text and "track: started" in text
+    assert f"run {empty}" in text and "estimate: started" in text  # detection, following and landmarks
     assert "ERROR error (exit 4)" in text and line.removeprefix("mocap: error: ") in text
 
 

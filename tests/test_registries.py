@@ -62,7 +62,7 @@ def test_registered_backend_and_format_run_from_the_command_line(plugins, tmp_pa
 def test_registered_plugins_are_in_help_choices_and_doctor(plugins, capsys):
     assert main(["run", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
-    assert "[mediapipe|hmr2|blazepose|still]" in text and "still: test: a person standing still" in text
+    assert "[mediapipe|hmr2|mediapipe-graph|still]" in text and "still: test: a person standing still" in text
     assert ".frames (test: frame counts)" in text
     assert main(["doctor", "--json"]) in (0, 1)
     names = [c["name"] for c in json.loads(capsys.readouterr().out)]
@@ -71,7 +71,7 @@ def test_registered_plugins_are_in_help_choices_and_doctor(plugins, capsys):
 
 def test_unregistered_plugins_are_refused_by_name(tmp_path, capsys):
     code = main(["run", str(SAMPLES / "turn_jump.mp4"), "--backend", "still", "--out", str(tmp_path / "a.fbx")])
-    assert code == 2 and "'still' is not one of 'mediapipe', 'hmr2', 'blazepose'" in capsys.readouterr().err
+    assert code == 2 and "'still' is not one of 'mediapipe', 'hmr2', 'mediapipe-graph'" in capsys.readouterr().err
     code = main(["run", str(SAMPLES / "turn_jump.mp4"), "--out", str(tmp_path / "a.frames")])
     err = capsys.readouterr().err
     assert code != 0 and "unsupported output format ('.frames')" in err and ".usdc" in err

@@ -3,9 +3,10 @@ protocol (:class:`Detector`). Boxes are ``xyxy`` in pixels of the upright image 
 y down, the top-left image corner at (0, 0)).
 
 ``make_detector(name, weights)`` builds one by name; :data:`DETECTORS` is their
-registry (a plug-in detector registers a :class:`DetectorInfo` there). ``hog`` is the offline default (no model file, no download; chosen by
-measurement, see :mod:`mocap.detectors.hog`); the others run a user-supplied
-ONNX file through onnxruntime (``pip install 'mocap[onnx]'``).
+registry (a plug-in detector registers a :class:`DetectorInfo` there). ``blazepose`` is the
+default (the mediapipe wheel's person detector, see :mod:`mocap.detectors.blazepose`), ``hog``
+the two-pass path's (see :mod:`mocap.detectors.hog`); both offline, no model file. The others run
+a user-supplied ONNX file through onnxruntime (``pip install 'mocap[onnx]'``).
 """
 
 from __future__ import annotations
@@ -27,22 +28,30 @@ class Detections:
     Attributes:
         boxes: (N, 4) float ``x0, y0, x1, y1`` pixels.
         scores: (N,) confidence in [0, 1].
+        keypoints: (N, K, 2) pixels, the detector's own points on each person (blazepose: hip
+            centre, body radius point, shoulder centre, upper-body size point), or None.
     """
 
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    keypoints: np.ndarray | None = None
 
     def __post_init__(self):
         self.boxes = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
         self.scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
         if len(self.boxes) != len(self.scores):
             raise ValueError("boxes and scores differ in length")
+        if self.keypoints is not None:
+            self.keypoints = np.asarray(self.keypoints, dtype=np.float64)
+            if len(self.keypoints) != len(self.scores):
+                raise ValueError("keypoints and scores differ in length")
 
     def __len__(self) -> int:
         return len(self.scores)
 
     def __getitem__(self, index) -> "Detections":
-        return Detections(self.boxes[index], self.scores[index])
+        return Detections(self.boxes[index], self.scores[index],
+                          None if self.keypoints is None else self.keypoints[index])
 
 
 class Detector(Protocol):
@@ -95,6 +104,12 @@ def _hog(weights=None) -> Detector:
     return HogDetector()
 
 
+def _blazepose(weights=None) -> Detector:
+    from .blazepose import BlazePoseDetector
+
+    return BlazePoseDetector()
+
+
 def _onnx(preset: str) -> Callable[..., Detector]:
     def build(weights) -> Detector:
         from .onnx_detector import OnnxDetector
@@ -104,21 +119,27 @@ def _onnx(preset: str) -> Callable[..., Detector]:
     return build
 
 
-DEFAULT = "hog"
+# "auto": BlazePose's detector, whose search the one-pass path spreads over the frames
+# (mocap.follow); HOG for the two-pass path (a whole search on every call), see make_detector.
+DEFAULT = "blazepose"
+TWO_PASS_DEFAULT = "hog"
 
 DETECTORS: Registry[DetectorInfo] = Registry("detector", "--detector")
 DETECTORS.register("hog", DetectorInfo("OpenCV HOG pedestrian detector (Daimler); offline, no weights", False, _hog))
+DETECTORS.register("blazepose", DetectorInfo("BlazePose's person detector (mediapipe wheel), whole frame and "
+                                             "tiles; offline, no weights", False, _blazepose))
 DETECTORS.register("yolox", DetectorInfo("YOLOX ONNX export (Megvii or mmdeploy), person class 0", True,
                                          _onnx("yolox")))
 DETECTORS.register("bytetrack", DetectorInfo("ByteTrack's YOLOX person detector, ONNX", True, _onnx("bytetrack")))
 DETECTORS.register("rtmdet", DetectorInfo("RTMDet person detector, mmdeploy ONNX export", True, _onnx("rtmdet")))
 
 
-def make_detector(name: str = DEFAULT, weights: str | Path | None = None) -> Detector:
+def make_detector(name: str = "auto", weights: str | Path | None = None, follows: bool = True) -> Detector:
     """Build the detector called ``name``.
 
     Args:
-        name: a key of :data:`DETECTORS`, or ``"auto"`` for :data:`DEFAULT`.
+        name: a key of :data:`DETECTORS`, or ``"auto"``: :data:`DEFAULT` when the backend follows
+            people itself (``follows``), else :data:`TWO_PASS_DEFAULT`.
         weights: model file for detectors that need one; must be None for the others.
     Raises:
         MocapError (usage) for an unknown name; InputError for missing, unexpected
@@ -126,7 +147,9 @@ def make_detector(name: str = DEFAULT, weights: str | Path | None = None) -> Det
     """
     if name not in DETECTORS and name != "auto":
         raise MocapError(f"unknown detector {name!r}: choose auto, {', '.join(DETECTORS)}", EXIT_USAGE)
-    info = DETECTORS.get(DEFAULT if name == "auto" else name)
+    if name == "auto":
+        name = DEFAULT if follows else TWO_PASS_DEFAULT
+    info = DETECTORS.get(name)
     if info.needs_weights and weights is None:
         raise InputError(f"detector {name!r} needs a model file (.onnx)")
     if not info.needs_weights and weights is not None:

@@ -178,6 +178,8 @@ class Backend:
         checks: ``checks() -> list[Check]``: its lines in ``mocap doctor``.
         gpu: wants a GPU (a farm gives its takes one).
         label: its name in menus (the Blender add-on); "" for its registry name.
+        follows: its landmark network places its own crops from frame to frame, so people are
+            detected, followed and estimated in one pass (:mod:`mocap.follow`) when tracking is on.
     """
 
     summary: str
@@ -189,6 +191,7 @@ class Backend:
     checks: Callable[[], list[Check]] = lambda: []
     gpu: bool = False
     label: str = ""
+    follows: bool = False
 
 
 def _builtin() -> None:
@@ -199,7 +202,7 @@ def _builtin() -> None:
 
 
 BACKENDS: Registry[Backend] = Registry("backend", "--backend", load=_builtin,
-                                       order=("mediapipe", "hmr2", "blazepose"))
+                                       order=("mediapipe", "hmr2", "mediapipe-graph"))
 DEFAULT = "mediapipe"
 
 

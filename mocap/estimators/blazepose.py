@@ -1,9 +1,11 @@
 """BlazePose's landmark network (the mediapipe wheel's ``pose_landmark_full.tflite``) run directly
-with ``ai-edge-litert`` on our own crops: the ``blazepose`` backend.
+with ``ai-edge-litert`` on our own crops: the ``mediapipe`` backend, the default.
 
-Same landmarks as :mod:`.mediapipe_pose` (33 image and 33 metric "world" landmarks, turned
-into SMPL-24 rotations by the same inverse kinematics), without MediaPipe's graph: one thread,
-so the same bytes every run, and the crop is ours.
+Same landmarks as :mod:`.mediapipe_pose` (the legacy graph, ``mediapipe-graph``: 33 image and
+33 metric "world" landmarks, turned into SMPL-24 rotations by the same inverse kinematics),
+without MediaPipe's graph: the same bytes every run, and the crop is ours. With tracking on,
+people are found, followed and landmarked in one pass by :mod:`mocap.follow`; with
+``--detector none`` (one person), :class:`BlazePoseLandmarks` follows the one body.
 
 The network takes a 256x256 RGB crop in [0, 1] of a square region around the person, turned
 so that the body stands upright in it. It returns 39 landmarks (x, y, z in crop pixels, then
@@ -18,9 +20,11 @@ more from what that found.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
+from ..registry import Check
 from ..skeleton import Skeleton
 from . import BACKENDS, Backend, EstimateOptions
 from .mediapipe_pose import NUM_LANDMARKS, MediaPipePose
@@ -32,9 +36,9 @@ HIP_CENTRE, BODY_RADIUS_POINT = 33, 34
 
 
 def model_path() -> str:
-    import mediapipe
+    from ..model_files import mediapipe_network
 
-    return os.path.join(os.path.dirname(mediapipe.__file__), "modules", "pose_landmark", "pose_landmark_full.tflite")
+    return mediapipe_network("pose_landmark", "pose_landmark_full.tflite")
 
 
 def region_axes(up: np.ndarray) -> np.ndarray:
@@ -43,32 +47,81 @@ def region_axes(up: np.ndarray) -> np.ndarray:
     return np.array([[-up[1], -up[0]], [up[0], -up[1]]])
 
 
-def region_from_landmarks(landmarks: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+def region_from_landmarks(landmarks: np.ndarray, centre_index: int = HIP_CENTRE,
+                          radius_index: int = BODY_RADIUS_POINT) -> tuple[np.ndarray, float, np.ndarray]:
     """The region for the next frame from landmarks (39, 2) image pixels: centre (2,), side
-    (pixels) and axes (2, 2) (see :func:`region_axes`)."""
-    centre = landmarks[HIP_CENTRE]
-    axis = landmarks[BODY_RADIUS_POINT] - centre
+    (pixels) and axes (2, 2) (see :func:`region_axes`). The detector's keypoints (4, 2) place one
+    the same way, from its points 0 and 1."""
+    centre = landmarks[centre_index]
+    axis = landmarks[radius_index] - centre
     radius = float(np.linalg.norm(axis))
     up = axis / radius if radius > 1e-6 else np.array([0.0, -1.0])
     return centre, 2.0 * radius * ROI_SCALE, region_axes(up)
+
+
+@dataclass
+class Landmarks:
+    """One person's landmarks in one frame, from :class:`LandmarkNet`.
+
+    Attributes:
+        pixels: (39, 2) image pixels (33 and 34: hip centre and body radius point).
+        visibility: (39,) in [0, 1]. world: (39, 3) metres in camera orientation, hip-centred.
+        presence: the network's confidence that a person is in the region, in [0, 1].
+    """
+
+    pixels: np.ndarray
+    visibility: np.ndarray
+    world: np.ndarray
+    presence: float
+
+
+class LandmarkNet:
+    """BlazePose's landmark network on a region of a frame (see the module notes).
+
+    Args:
+        threads: the network's threads (any number gives the same bytes).
+    """
+
+    def __init__(self, threads: int = 1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._net = Interpreter(model_path=model_path(), num_threads=threads)
+        self._net.allocate_tensors()
+        self._input = self._net.get_input_details()[0]["index"]
+        by_size = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
+        self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
+
+    def __call__(self, image: np.ndarray, region) -> Landmarks:
+        """The landmarks in one region (centre (2,), side, axes (2, 2), as
+        :func:`region_from_landmarks` gives) of an (H, W, 3) uint8 RGB image."""
+        import cv2
+
+        centre, side, axes = region
+        to_image = axes * (side / CROP)  # crop pixels (from the crop's centre) -> image pixels
+        M = np.column_stack([to_image, centre - to_image @ [CROP / 2, CROP / 2]])
+        crop = cv2.warpAffine(image, M, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        self._net.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
+        self._net.invoke()
+        presence = float(self._net.get_tensor(self._presence).reshape(-1)[0])
+        raw = self._net.get_tensor(self._landmarks).reshape(39, 5).astype(np.float64)
+        world = self._net.get_tensor(self._world).reshape(39, 3).astype(np.float64)
+        pixels = raw[:, :2] @ to_image.T + (centre - to_image @ [CROP / 2, CROP / 2])
+        visibility = 1.0 / (1.0 + np.exp(-raw[:, 3]))
+        world[:, :2] = world[:, :2] @ axes.T  # the crop's orientation -> the camera's
+        return Landmarks(pixels, visibility, world, presence)
 
 
 class BlazePoseLandmarks(MediaPipePose):
     """The landmark network on our crops, tracking its region from frame to frame (``static``:
     every image on its own). Its estimates are made as :class:`.MediaPipePose` makes them."""
 
-    name = "blazepose"
+    name = "mediapipe"
 
     def __init__(self, skeleton: Skeleton, static: bool = False, off_centre: bool = True):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.skeleton, self.static, self.off_centre = skeleton, static, off_centre
-        # One thread: the same bytes every run (the pipeline runs people side by side).
-        self._net = Interpreter(model_path=model_path(), num_threads=1)
-        self._net.allocate_tensors()
-        self._input = self._net.get_input_details()[0]["index"]
-        by_size = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
-        self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
+        # One thread: the pipeline runs people and segments side by side.
+        self._net = LandmarkNet(threads=1)
         self._region = None  # the previous frame's region, in the previous image's pixels
 
     def detect(self, image: np.ndarray, origin=None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -81,46 +134,45 @@ class BlazePoseLandmarks(MediaPipePose):
         if region is None:  # the image as a whole, then the region that finds
             H, W = image.shape[:2]
             found = self._run(image, (np.array([W / 2, H / 2]), float(max(H, W)), np.eye(2)))
-            region = region_from_landmarks(found[0]) if found is not None else None
+            region = region_from_landmarks(found.pixels) if found is not None else None
         found = self._run(image, region) if region is not None else None
         if found is None:
             self._region = None
-        else:
-            centre, side, axes = region_from_landmarks(found[0])
-            self._region = (centre + origin, side, axes)
-        if found is None:
             return None
-        pixels, visibility, world = found
-        return world[:NUM_LANDMARKS], np.column_stack([pixels[:NUM_LANDMARKS], visibility[:NUM_LANDMARKS]])
+        centre, side, axes = region_from_landmarks(found.pixels)
+        self._region = (centre + origin, side, axes)
+        return found.world[:NUM_LANDMARKS], np.column_stack([found.pixels[:NUM_LANDMARKS],
+                                                             found.visibility[:NUM_LANDMARKS]])
 
-    def _run(self, image: np.ndarray, region) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """The network on one region: pixels (39, 2), visibility (39,), world (39, 3) metres in
-        camera orientation; None when nobody is there."""
-        import cv2
-
-        centre, side, axes = region
-        to_image = axes * (side / CROP)  # crop pixels (from the crop's centre) -> image pixels
-        M = np.column_stack([to_image, centre - to_image @ [CROP / 2, CROP / 2]])
-        crop = cv2.warpAffine(image, M, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        self._net.set_tensor(self._input, (crop.astype(np.float32) / 255.0)[None])
-        self._net.invoke()
-        if float(self._net.get_tensor(self._presence).reshape(-1)[0]) < MIN_PRESENCE:
-            return None
-        raw = self._net.get_tensor(self._landmarks).reshape(39, 5).astype(np.float64)
-        world = self._net.get_tensor(self._world).reshape(39, 3).astype(np.float64)
-        pixels = raw[:, :2] @ to_image.T + (centre - to_image @ [CROP / 2, CROP / 2])
-        visibility = 1.0 / (1.0 + np.exp(-raw[:, 3]))
-        world[:, :2] = world[:, :2] @ axes.T  # the crop's orientation -> the camera's
-        return pixels, visibility, world
+    def _run(self, image: np.ndarray, region) -> Landmarks | None:
+        found = self._net(image, region)
+        return found if found.presence >= MIN_PRESENCE else None
 
     def close(self) -> None:
         self._region = None
+
+
+def _checks() -> list[Check]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
+        from ..detectors.blazepose import model_path as detector_path
+
+        missing = [p for p in (model_path(), detector_path()) if not os.path.exists(p)]
+    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+        return [Check("backend mediapipe", False, f"{type(exc).__name__}: {exc}"[:160],
+                      "reinstall: scripts/install.sh (ai-edge-litert, mediapipe==0.10.21)")]
+    if missing:
+        return [Check("backend mediapipe", False, f"missing {missing[0]}", "reinstall mediapipe==0.10.21")]
+    from importlib.metadata import version
+
+    return [Check("backend mediapipe", True, f"ai-edge-litert {version('ai-edge-litert')}, BlazePose networks "
+                                             "from the mediapipe wheel")]
 
 
 def _build(skeleton: Skeleton, options: EstimateOptions, static: bool = False, models=None) -> BlazePoseLandmarks:
     return BlazePoseLandmarks(skeleton, static=static, off_centre=options.off_centre)
 
 
-BACKENDS.register("blazepose", Backend("BlazePose landmarks on our own crops (ai-edge-litert): offline, CPU, "
-                                       "reproducible", _build, label="BlazePose"))
+BACKENDS.register("mediapipe", Backend("MediaPipe's BlazePose networks run directly (ai-edge-litert): people "
+                                       "detected, followed and landmarked in one pass; offline, CPU, reproducible",
+                                       _build, checks=_checks, label="MediaPipe", follows=True))

@@ -42,7 +42,7 @@ class MediaPipePose:
     """BlazePose full (model_complexity=1), one person per image: in video mode (tracking and
     landmark smoothing between frames), or ``static`` (every image on its own)."""
 
-    name = "mediapipe"
+    name = "mediapipe-graph"
 
     def __init__(self, skeleton: Skeleton, min_detection_confidence: float = 0.5, static: bool = False,
                  off_centre: bool = True):
@@ -91,16 +91,25 @@ class MediaPipePose:
                 found[i] = True
         if offsets is not None:  # crop pixels → image pixels
             pixels[:, :, :2] += np.asarray(offsets, float)[:, None, :]
-        # MediaPipe estimates on its own crop around the person, and orients the landmarks
-        # as seen looking straight at it: turn them by the angle between the optical axis
-        # and the ray through the person (the mid-hip pixel).
-        if found.any() and self.off_centre:
-            mid_hip = 0.5 * (pixels[found, L_HIP, :2] + pixels[found, R_HIP, :2])
-            world[found] = np.einsum("nij,nkj->nki", ray_rotation(mid_hip, K), world[found])
-        return landmarks_to_estimates(np.asarray(times, float), world, pixels, found, K, self.skeleton)
+        return estimates_on_camera_rays(np.asarray(times, float), world, pixels, found, K, self.skeleton,
+                                        self.off_centre)
 
     def close(self) -> None:
         self._pose.close()
+
+
+def estimates_on_camera_rays(times: np.ndarray, world: np.ndarray, pixels: np.ndarray, found: np.ndarray,
+                             K: np.ndarray, skeleton: Skeleton, off_centre: bool = True) -> Estimates:
+    """:func:`landmarks_to_estimates` of landmarks seen on a crop around the person (same shapes).
+
+    BlazePose orients its world landmarks as seen looking straight at its crop: with
+    ``off_centre`` they are turned by the angle between the optical axis and the ray through
+    the person (the mid-hip pixel) first. ``world`` is changed in place.
+    """
+    if found.any() and off_centre:
+        mid_hip = 0.5 * (pixels[found, L_HIP, :2] + pixels[found, R_HIP, :2])
+        world[found] = np.einsum("nij,nkj->nki", ray_rotation(mid_hip, K), world[found])
+    return landmarks_to_estimates(times, world, pixels, found, K, skeleton)
 
 
 def landmarks_to_estimates(
@@ -250,11 +259,11 @@ def _checks() -> list[Check]:
         import mediapipe  # noqa: F401
         from mediapipe.tasks.python import vision  # noqa: F401
     except Exception as exc:  # noqa: BLE001 - any import failure is the finding
-        return [Check("backend mediapipe", False, f"{type(exc).__name__}: {exc}"[:160],
+        return [Check("backend mediapipe-graph", False, f"{type(exc).__name__}: {exc}"[:160],
                       "reinstall: scripts/install.sh (mediapipe==0.10.21)")]
     from importlib.metadata import version
 
-    return [Check("backend mediapipe", True, f"mediapipe {version('mediapipe')} (models inside the wheel)")]
+    return [Check("backend mediapipe-graph", True, f"mediapipe {version('mediapipe')} (models inside the wheel)")]
 
 
 def _build(skeleton: Skeleton, options: EstimateOptions, static: bool = False, models=None) -> MediaPipePose:
@@ -262,5 +271,6 @@ def _build(skeleton: Skeleton, options: EstimateOptions, static: bool = False, m
 
 
 # MediaPipe finds the person in a square with room around it, neighbours blanked.
-BACKENDS.register("mediapipe", Backend("MediaPipe Pose (BlazePose full): offline, CPU", _build, checks=_checks,
-                                       label="MediaPipe"))
+BACKENDS.register("mediapipe-graph", Backend("MediaPipe Pose's own graph (BlazePose full, legacy API) on crops "
+                                             "from the detector's boxes: offline, CPU", _build, checks=_checks,
+                                             label="MediaPipe (graph)"))
