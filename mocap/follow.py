@@ -103,46 +103,56 @@ def region_from_detection(detections: Detections, i: int):
 
 
 class Search:
-    """Where the detector looks in each frame: its passes (whole frame, tiles) spread over the
-    frames at ``passes_per_second``; all of them on the first frame; between, the tile with the
-    most motion that no followed person explains, else the next in turn.
+    """Where the detector looks in each frame: all its passes (whole frame, tiles) on the first
+    frame; then, up to ``passes_per_second``, the tile with the most motion that no followed
+    body explains, and otherwise, at ``idle_per_second``, the next pass in turn (for people who
+    stand still).
 
     A detector without passes (one call per image) is called at ``passes_per_second``.
     """
 
-    def __init__(self, detector, width: int, height: int, fps: float, passes_per_second: float):
+    def __init__(self, detector, width: int, height: int, fps: float, passes_per_second: float,
+                 idle_per_second: float = 2.0):
         self.detector = detector
         self.size = (width, height)
         self.passes = detector.passes(width, height) if hasattr(detector, "passes") else None
         self.per_frame = passes_per_second / fps if passes_per_second > 0 else 1.0
-        self.credit = 0.0
+        self.idle_per_frame = min(idle_per_second / fps, self.per_frame)
+        self.credit = self.idle_credit = 0.0
         self.turn = 0
         self.previous = None  # the last frame, grey, a quarter size
         self.moving = None  # what moved into the last frame outside followed people, a quarter size
-        self.searched = False  # whether the last frame had a pass
+        self.searched = False  # whether the last frame had a pass where something moved
         self.first = True
 
     def __call__(self, image: np.ndarray, followed: list[np.ndarray]) -> Detections:
         """The people found in this frame's passes; ``followed``: the boxes (4,) of who is followed."""
         moving = self.moving = self._motion(image, followed)
         self.searched = False
+        nobody = Detections(keypoints=np.zeros((0, 4, 2)) if self.passes is not None else None)
         if self.first:
             self.first = False
-            self.credit = 0.0
             if self.passes is None:
                 return self.detector(image)
             return self.detector.merge([self.detector.detect_in(image, p) for p in self.passes], self.size)
-        self.credit += self.per_frame
-        if self.credit < 1.0 - 1e-9:
-            return Detections(keypoints=np.zeros((0, 4, 2)) if self.passes is not None else None)
-        self.credit -= 1.0
-        self.searched = True
+        # Credits are not banked beyond one pass: a quiet spell does not buy a burst later.
+        self.credit = min(self.credit + self.per_frame, 1.0)
+        self.idle_credit = min(self.idle_credit + self.idle_per_frame, 1.0)
         if self.passes is None:
+            if self.credit < 1.0 - 1e-9:
+                return nobody
+            self.credit -= 1.0
             return self.detector(image)
-        chosen = self._moving_tile(moving)
-        if chosen is None:
+        chosen = self._moving_tile(moving) if self.credit >= 1.0 - 1e-9 else None
+        if chosen is not None:
+            self.credit -= 1.0
+            self.searched = True
+        elif self.idle_credit >= 1.0 - 1e-9:
+            self.idle_credit -= 1.0
             chosen = self.passes[self.turn % len(self.passes)]
             self.turn += 1
+        else:
+            return nobody
         return self.detector.merge([self.detector.detect_in(image, chosen)], self.size)
 
     def _motion(self, image: np.ndarray, followed: list[np.ndarray]) -> np.ndarray | None:
@@ -175,12 +185,13 @@ class Search:
                 best, most = part, n
         return best
 
-    def moving_region(self, min_pixels: int = 12):
-        """A landmark region around the largest patch of unexplained motion in the last frame, or
-        None: a person the detector misses (seen side-on, small) is often found there."""
+    def moving_region(self, min_area: int = 12, min_height: int = 6):
+        """A landmark region around the largest patch of unexplained motion in the last frame
+        (at least ``min_area`` quarter-size pixels, ``min_height`` tall), or None: a person the
+        detector misses (seen side-on, small) is often found there."""
         import cv2
 
-        if self.moving is None or int(self.moving.sum()) < min_pixels:
+        if self.moving is None or int(self.moving.sum()) < min_area:
             return None
         mask = cv2.dilate(self.moving.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2)
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
@@ -188,7 +199,7 @@ class Search:
             return None
         k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
         x, y, w, h, area = stats[k]
-        if area < min_pixels:
+        if area < min_area or h < min_height:
             return None
         centre = 4.0 * np.array([x + w / 2, y + h / 2])
         return centre, max(4.0 * max(w, h) * ROI_SCALE, 64.0), region_axes(np.array([0.0, -1.0]))
@@ -203,6 +214,7 @@ class _Body:
     time: float  # when last seen
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # box centre, pixels a second
     lost_since: float = 0.0
+    strikes: int = 0  # searches that found someone already followed where it was heading
 
     @property
     def region(self):
@@ -217,7 +229,7 @@ class _Body:
         box = box_from_landmarks(found.pixels)
         if time > self.time:
             self.velocity = 0.7 * self.velocity + 0.3 * (_centre(box) - _centre(self.box)) / (time - self.time)
-        self.landmarks, self.box, self.time = found, box, time
+        self.landmarks, self.box, self.time, self.strikes = found, box, time, 0
 
 
 class BodyFinder:
@@ -259,10 +271,15 @@ class BodyFinder:
         self.lost = [b for b in self.lost if time - b.lost_since <= o.search_seconds]
         for body in list(self.lost):  # searched for where it was heading
             f = self._landmarks(image, body.predicted_region(time))
-            if f is not None and self._new_body(f):
-                self.lost.remove(body)
+            if f is None:
+                continue
+            self.lost.remove(body)
+            if self._new_body(f):
                 body.seen(f, time)
                 self.bodies.append(body)
+            elif body.strikes < 2:  # someone followed is there: it was them, or they hide it
+                body.strikes += 1
+                self.lost.append(body)
         t0 = clock.perf_counter()
         detections = self.search(image, [b.box for b in self.bodies])
         self.timing["detect"] += clock.perf_counter() - t0

@@ -206,12 +206,7 @@ def _estimate(video_path, info: video.VideoInfo, options: RunOptions, people: di
         return estimate_tracked(video_path, segment, people, backend, new, K, batch, advance, stop)
 
     t = time.perf_counter()
-    with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-estimate") as pool:
-        try:
-            parts = list(pool.map(estimate, segments))
-        except BaseException:
-            stop.set()
-            raise
+    parts = in_parallel(estimate, segments, stop, "mocap-estimate")
     progress.finish("estimate")
     timer.add("estimate", t)
     if people is None:
@@ -222,6 +217,17 @@ def _estimate(video_path, info: video.VideoInfo, options: RunOptions, people: di
             if est is not None:
                 per_person.setdefault(tid, []).append(est)
     return per_person
+
+
+def in_parallel(work, segments: list, stop: threading.Event, name: str) -> list:
+    """``work(segment)`` for every segment, each in a thread of its own; the results in order.
+    If one fails (or the user interrupts), ``stop`` is set so that the others quit, and it is raised."""
+    with ThreadPoolExecutor(len(segments), thread_name_prefix=name) as pool:
+        try:
+            return list(pool.map(work, segments))
+        except BaseException:
+            stop.set()
+            raise
 
 
 def check_decoded(video_path, info: video.VideoInfo, options: RunOptions, frames: int) -> None:
@@ -308,12 +314,7 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
         return start, follower.people, frames, dict(follower.timing, busy=busy)
 
     t = time.perf_counter()
-    with ThreadPoolExecutor(len(segments), thread_name_prefix="mocap-follow") as pool:
-        try:
-            parts = list(pool.map(follow, segments))
-        except BaseException:
-            stop.set()
-            raise
+    parts = in_parallel(follow, segments, stop, "mocap-follow")
     progress.finish(stage)
     check_decoded(video_path, info, options, sum(len(p[2]) for p in parts))
     wall = time.perf_counter() - t
