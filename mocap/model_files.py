@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,21 @@ def mediapipe_network(module: str, name: str) -> str:
     if spec is None or not spec.submodule_search_locations:
         raise InputError("mediapipe is not installed: scripts/install.sh installs it (mediapipe==0.10.21)")
     return os.path.join(list(spec.submodule_search_locations)[0], "modules", module, name)
+
+
+_TFLITE_LOCK = threading.Lock()
+
+
+def tflite_interpreter(path: str, threads: int = 1):
+    """A LiteRT interpreter for the network at ``path``, its tensors allocated. Made one at a
+    time: the parallel segments each make theirs at the same moment, and LiteRT's loading (the
+    XNNPACK delegate's set-up) is not documented as safe to run concurrently."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with _TFLITE_LOCK:
+        net = Interpreter(model_path=path, num_threads=threads)
+        net.allocate_tensors()
+    return net
 
 
 def checkpoint_candidates(explicit: str | os.PathLike | None = None) -> list[Path]:

@@ -300,7 +300,7 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
         start, end, warm_start = segment
         follower = Follower(detector or make_detector(detect.detector, detect.weights), info.width, info.height,
                             info.fps, follow_options, threads=FOLLOW_THREADS)
-        frames, busy = [], 0.0
+        frames, busy, began = [], 0.0, time.perf_counter()
         for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
             if stop.is_set():
                 return None
@@ -311,7 +311,7 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
                 frames.append((int(round(frame.time * info.fps)), frame.time))
                 with lock:
                     progress.advance(stage)
-        return start, follower.people, frames, dict(follower.timing, busy=busy)
+        return start, follower.people, frames, dict(follower.timing, busy=busy, loop=time.perf_counter() - began)
 
     t = time.perf_counter()
     parts = in_parallel(follow, segments, stop, "mocap-follow")
@@ -323,12 +323,12 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
     people = settle(people, info.fps, detect.min_seconds, *((K, skeleton_for_body()) if detect.body_cues else ()))
     # The pass's wall time shared out by what the threads spent: the detector's passes, the
     # landmark network, the rest of following (tracking), and waiting for frames (decode).
-    spent = {k: sum(p[3][k] for p in parts) for k in ("detect", "landmarks", "busy")}
-    share = wall / max(spent["busy"], 1e-9) if len(parts) > 1 else 1.0
+    spent = {k: sum(p[3][k] for p in parts) for k in ("detect", "landmarks", "busy", "loop")}
+    share = wall / max(spent["loop"], 1e-9)
     timer.seconds["detect"] += spent["detect"] * share
     timer.seconds["landmarks"] += spent["landmarks"] * share
     timer.seconds["track"] += (spent["busy"] - spent["detect"] - spent["landmarks"]) * share
-    timer.seconds["decode"] += max(0.0, wall - spent["busy"] * share)
+    timer.seconds["decode"] += (spent["loop"] - spent["busy"]) * share
     timer.add("track", t + wall)
     # Boxes for the frames of short gaps too (a body lost for a few frames in a crossing), as the
     # two-pass path gives them; estimates stay on the frames seen.

@@ -146,12 +146,11 @@ class BlazePoseDetector:
     name = "blazepose"
 
     def __init__(self, min_height: float = 100.0, min_score: float = MIN_SCORE, threads: int | None = None):
-        from ai_edge_litert.interpreter import Interpreter
+        from ..model_files import tflite_interpreter
 
         self.min_height, self.min_score = min_height, min_score
         threads = threads or 1
-        self._net = Interpreter(model_path=model_path(), num_threads=threads)
-        self._net.allocate_tensors()
+        self._net = tflite_interpreter(model_path(), threads)
         self._input = self._net.get_input_details()[0]["index"]
         # The regressions (1, 2254, 12) and the scores (1, 2254, 1), told apart by their shapes.
         outputs = sorted(self._net.get_output_details(), key=lambda d: -int(d["shape"][-1]))

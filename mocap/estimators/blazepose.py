@@ -83,10 +83,9 @@ class LandmarkNet:
     """
 
     def __init__(self, threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+        from ..model_files import tflite_interpreter
 
-        self._net = Interpreter(model_path=model_path(), num_threads=threads)
-        self._net.allocate_tensors()
+        self._net = tflite_interpreter(model_path(), threads)
         self._input = self._net.get_input_details()[0]["index"]
         by_size = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
         self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
