@@ -141,8 +141,10 @@ class ByteTracker:
         self.taken = {}
         facing = None if facing is None else np.asarray(facing, float).reshape(-1, 2)[keep]
         predicted = _xyxy(self.mean)
-        allowed = self._facing_allows(facing, predicted, dets.boxes)
-        held = self._merged(predicted, dets.boxes) if o.hold_merged else np.zeros(len(dets), bool)
+        # Buffered IoU of every track's predicted box with every box, (tracks, boxes): which are near.
+        overlap = box_iou(_grow(predicted, o.buffer), _grow(dets.boxes, o.buffer))
+        allowed = self._facing_allows(facing, overlap)
+        held = self._merged(overlap) if o.hold_merged else np.zeros(len(dets), bool)
         high = np.flatnonzero((dets.scores >= o.high_score) & ~held)
         low = np.flatnonzero((dets.scores < o.high_score) & ~held)
 
@@ -197,16 +199,15 @@ class ByteTracker:
             self.mean, self.cov = self.mean[alive], self.cov[alive]
         return sorted(out, key=lambda r: r[0])
 
-    def _merged(self, predicted: np.ndarray, boxes: np.ndarray, alike: float = 0.8) -> np.ndarray:
+    def _merged(self, overlap: np.ndarray, alike: float = 0.8) -> np.ndarray:
         """(N,) bool: boxes that are two tracked people at once (two crossing people seen as one
         body): the only box near two tracks, fitting both alike (IoU within ``alike`` of each other).
-        Neither track takes it: both are held and their boxes filled in between."""
-        out = np.zeros(len(boxes), bool)
-        if len(self.tracks) < 2 or not len(boxes):
+        Neither track takes it: both are held and their boxes filled in between.
+        ``overlap``: (tracks, N) buffered IoU of the predicted boxes with the boxes."""
+        out = np.zeros(overlap.shape[1], bool)
+        if len(self.tracks) < 2 or not overlap.shape[1]:
             return out
-        o = self.options
-        overlap = box_iou(_grow(predicted, o.buffer), _grow(boxes, o.buffer))
-        near = overlap >= o.match_iou
+        near = overlap >= self.options.match_iou
         for d in np.flatnonzero(near.sum(axis=0) >= 2):
             rows = np.flatnonzero(near[:, d])
             if np.all(near[rows].sum(axis=1) == 1):  # no other box near either track
@@ -214,16 +215,16 @@ class ByteTracker:
                 out[d] = best[1] >= alike * best[0]
         return out
 
-    def _facing_allows(self, facing: np.ndarray | None, predicted: np.ndarray, boxes: np.ndarray
-                       ) -> np.ndarray | None:
+    def _facing_allows(self, facing: np.ndarray | None, overlap: np.ndarray) -> np.ndarray | None:
         """(tracks, detections) bool: which may match, by facing. Only where a track could take
         more than one body, or a body more than one track (people crossing), must the body face
         within ``max_turn`` degrees of the track's facing; a person alone may turn round (and the
-        landmarks' front and back may swap) without losing their track."""
-        if facing is None or not self.tracks or not len(boxes):
+        landmarks' front and back may swap) without losing their track. ``overlap`` as for
+        :meth:`_merged`."""
+        if facing is None or not self.tracks or not overlap.shape[1]:
             return None
         o = self.options
-        near = box_iou(_grow(predicted, o.buffer), _grow(boxes, o.buffer)) >= o.match_iou
+        near = overlap >= o.match_iou
         contested = near & ((near.sum(axis=1, keepdims=True) > 1) | (near.sum(axis=0, keepdims=True) > 1))
         known = np.array([t.facing if t.facing is not None else [np.nan, np.nan] for t in self.tracks])
         cos = np.nan_to_num(known, nan=0.0) @ np.nan_to_num(facing, nan=0.0).T
