@@ -212,8 +212,9 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, refere
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write the video with each person's box, id and skeleton drawn on it (.mp4).")
 @click.option("--workers", type=click.IntRange(0, 64), default=0, show_default=True,
-              help="Estimators run in parallel on consecutive parts of the video; 0: one per "
-                   "CPU core (at most 4).")
+              help="Consecutive parts of the video estimated in parallel, one core each; 0: "
+                   "automatic (the one-pass default backend: one pass on every core; the "
+                   "others: one part per core, at most 4).")
 @click.option("--progress", "progress_kind", type=click.Choice(["auto", "bar", "json", "none"]),
               default="auto", show_default=True,
               help="auto: a bar when stderr is a terminal. json: one JSON object per line on "

@@ -31,10 +31,12 @@ class BodyCue:
     Attributes:
         facing: (2,) unit vector (camera x, camera z) the body faces, or None if unseen.
         betas: (10,) body shape, or None when the backend does not estimate shape.
+        look: (LOOK_SIZE,) the body's colours (:mod:`mocap.appearance`), or None.
     """
 
     facing: np.ndarray | None
     betas: np.ndarray | None
+    look: np.ndarray | None = None
 
 
 def facing_from_root(root_rotations: np.ndarray) -> np.ndarray | None:

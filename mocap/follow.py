@@ -24,10 +24,11 @@ Conventions: boxes are ``xyxy`` pixels; a region is (centre (2,), side, axes (2,
 from __future__ import annotations
 
 import time as clock
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .appearance import mean_look
 from .cues import BodyCue, cue_from_estimates
 from .detectors import Detections
 from .detectors.boxes import covered as box_covered
@@ -41,6 +42,7 @@ from .track import ByteTracker, TrackerOptions, Tracklet, filter_tracklets, join
 # sides. Fitted on the calibration half of samples/crowd.mp4 (tests/test_follow.py scores both).
 BOX_TOP, BOX_BOTTOM, BOX_SIDE = 0.065, 0.015, 0.015
 BODY = slice(11, 33)  # shoulders down: the landmarks that say where a body is
+LOOK_FRAMES = 60  # frames (clear of others) whose looks make a tracklet end's look
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,7 @@ class BodyFinder:
     def step(self, image: np.ndarray, time: float) -> list[Landmarks]:
         """The bodies in an (H, W, 3) uint8 RGB frame at ``time`` s: each one's landmarks."""
         o = self.options
-        found = [self._landmarks(image, b.region) for b in self.bodies]
+        found = self._landmarks_in(image, [b.region for b in self.bodies])
         # Two regions on one body: the one whose box jumped has lost its own.
         for i in range(len(found)):
             for k in range(i + 1, len(found)):
@@ -269,8 +271,8 @@ class BodyFinder:
                 kept.append(body)
         self.bodies = kept
         self.lost = [b for b in self.lost if time - b.lost_since <= o.search_seconds]
-        for body in list(self.lost):  # searched for where it was heading
-            f = self._landmarks(image, body.predicted_region(time))
+        searched = list(self.lost)  # searched for where they were heading
+        for body, f in zip(searched, self._landmarks_in(image, [b.predicted_region(time) for b in searched])):
             if f is None:
                 continue
             self.lost.remove(body)
@@ -304,12 +306,18 @@ class BodyFinder:
             self.bodies.append(_Body(found, box_from_landmarks(found.pixels), time))
 
     def _landmarks(self, image: np.ndarray, region) -> Landmarks | None:
-        if region[1] < 8:
-            return None
+        return self._landmarks_in(image, [region])[0]
+
+    def _landmarks_in(self, image: np.ndarray, regions: list) -> list[Landmarks | None]:
+        """The landmarks in each region (None where too small or nobody is there), side by side."""
+        sized = [i for i, r in enumerate(regions) if r[1] >= 8]
         t0 = clock.perf_counter()
-        found = self.net(image, region)
+        found = self.net.many(image, [regions[i] for i in sized])
         self.timing["landmarks"] += clock.perf_counter() - t0
-        return found if found.presence >= self.options.min_presence else None
+        out: list[Landmarks | None] = [None] * len(regions)
+        for i, f in zip(sized, found):
+            out[i] = f if f.presence >= self.options.min_presence else None
+        return out
 
     def _new_body(self, found: Landmarks) -> bool:
         """Not the body of someone followed in this frame: landmarks apart, and a box that is
@@ -333,7 +341,8 @@ class Followed:
     Attributes:
         id: their track id (stable over the video, 1-based).
         rows: per frame seen: (frame number, time, box (4,) xyxy, presence, world (33, 3) float32
-            metres in camera orientation, pixels (33, 3) float32 x, y, visibility).
+            metres in camera orientation, pixels (33, 3) float32 x, y, visibility, look
+            (LOOK_SIZE,) of :mod:`mocap.appearance` or None where not clear of others).
     """
 
     id: int
@@ -346,7 +355,7 @@ class Follower:
 
     Args:
         detector: see :class:`BodyFinder`. width, height, fps: the video's.
-        threads: the landmark network's threads (any number gives the same bytes).
+        threads: the cores the landmark network may use (any number gives the same bytes).
     """
 
     def __init__(self, detector, width: int, height: int, fps: float, options: FollowOptions | None = None,
@@ -362,18 +371,23 @@ class Follower:
         """Seconds spent in the detector ("detect") and the landmark network ("landmarks")."""
         return self.finder.timing
 
+    def close(self) -> None:
+        """Stop the networks' threads (what was followed is kept)."""
+        self.finder.net.close()
+
     def step(self, number: int, time: float, image: np.ndarray) -> None:
         """Follow everyone into frame ``number`` (at ``time`` s), an (H, W, 3) uint8 RGB image."""
         bodies = self.finder.step(image, time)
         boxes = np.array([box_from_landmarks(b.pixels) for b in bodies]).reshape(-1, 4)
         facing = np.array([facing_of(b.world) for b in bodies]).reshape(-1, 2)
         self.tracker.update(Detections(boxes, [b.presence for b in bodies]), facing)
+        clear = clear_of_others(boxes)
         for tid, i in sorted(self.tracker.taken.items()):
             b = bodies[i]
             pixels = np.column_stack([b.pixels[:NUM_LANDMARKS], b.visibility[:NUM_LANDMARKS]])
             self.people.setdefault(tid, Followed(tid)).rows.append(
                 (number, time, boxes[i], b.presence, b.world[:NUM_LANDMARKS].astype(np.float32),
-                 pixels.astype(np.float32)))
+                 pixels.astype(np.float32), b.look if clear[i] else None))
 
     def finish(self, K: np.ndarray | None = None, skeleton=None) -> dict[int, Followed]:
         """Everyone followed (see :func:`settle`)."""
@@ -381,14 +395,26 @@ class Follower:
         return settle(people, self.fps, self.options.min_seconds, K, skeleton)
 
 
+def clear_of_others(boxes: np.ndarray, max_overlap: float = 0.05) -> np.ndarray:
+    """(N,) bool: which of the boxes (N, 4) xyxy overlap no other by more than ``max_overlap``
+    of their area (where a person's colours are theirs alone)."""
+    if len(boxes) < 2:
+        return np.ones(len(boxes), bool)
+    covered = box_covered(boxes, boxes)
+    np.fill_diagonal(covered, 0.0)
+    return covered.max(axis=1) <= max_overlap
+
+
 def settle(people: dict[int, Followed], fps: float, min_seconds: float, K: np.ndarray | None = None,
            skeleton=None) -> dict[int, Followed]:
-    """Everyone followed for ``min_seconds``, by id, their tracklets joined across gaps (with
-    intrinsics ``K`` (3, 3) and a ``skeleton``, by the body's facing too)."""
+    """Everyone followed for ``min_seconds``, by id, their tracklets joined across gaps by
+    motion and look (with intrinsics ``K`` (3, 3) and a ``skeleton``, by the body's facing too)."""
     tracklets = {tid: tracklet_of(p) for tid, p in people.items()}
-    cues = None
     if K is not None and skeleton is not None:
         cues = {tid: (end_cue(p, K, skeleton, 0), end_cue(p, K, skeleton, -1)) for tid, p in people.items()}
+    else:
+        cues = {tid: (BodyCue(None, None, end_look(p, 0)), BodyCue(None, None, end_look(p, -1)))
+                for tid, p in people.items()}
     joined = {tid: Followed(tid, [r for i in ids for r in people[i].rows])
               for tid, ids in join_groups(tracklets, cues=cues).items()}
     # No motionless filter: the landmark network's presence says a person is there.
@@ -439,9 +465,19 @@ def stitch(parts: list[tuple[float, dict[int, Followed]]], min_iou: float = 0.5,
 
 
 def end_cue(p: Followed, K: np.ndarray, skeleton, end: int, frames: int = 3) -> BodyCue:
-    """A followed person's body cue over their first (``end`` 0) or last (-1) few frames."""
+    """A followed person's body cue at their first (``end`` 0) or last (-1) frames: facing over
+    a few, look over more (:func:`end_look`)."""
     rows = p.rows[:frames] if end == 0 else p.rows[-frames:]
-    return cue_from_estimates(estimates_of(Followed(p.id, rows), K, skeleton))
+    cue = cue_from_estimates(estimates_of(Followed(p.id, rows), K, skeleton))
+    return replace(cue, look=end_look(p, end))
+
+
+def end_look(p: Followed, end: int, frames: int = LOOK_FRAMES, min_frames: int = 5) -> np.ndarray | None:
+    """A followed person's mean look over the ``frames`` frames nearest their first (``end`` 0)
+    or last (-1) frame where they stood clear of others; None if there are fewer than
+    ``min_frames``."""
+    looks = [r[6] for r in (p.rows if end == 0 else reversed(p.rows)) if r[6] is not None][:frames]
+    return mean_look(looks) if len(looks) >= min_frames else None
 
 
 def _jump(before: np.ndarray, after: np.ndarray) -> float:

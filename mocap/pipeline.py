@@ -50,7 +50,7 @@ class RunOptions:
     start: float = 0.0  # seconds
     end: float | None = None  # seconds
     chunk_size: int = 16  # frames per estimator call
-    workers: int = 0  # parallel estimators over time segments; 0 = one per core (max 4)
+    workers: int = 0  # parallel estimators over time segments; 0 = one per core (max 4; one-pass: all cores on one pass)
     detector: str = "auto"  # a name from mocap.detectors; "none": one person, whole frames
     detector_weights: str | None = None  # model file for detectors that need one
     min_seconds: float = 1.0  # people seen for less time than this are dropped
@@ -221,8 +221,14 @@ def _estimate(video_path, info: video.VideoInfo, options: RunOptions, people: di
 
 def in_parallel(work, segments: list, stop: threading.Event, name: str) -> list:
     """``work(segment)`` for every segment, each in a thread of its own; the results in order.
-    If one fails (or the user interrupts), ``stop`` is set so that the others quit, and it is raised."""
-    with ThreadPoolExecutor(len(segments), thread_name_prefix=name) as pool:
+    If one fails (or the user interrupts), ``stop`` is set so that the others quit, and it is raised.
+
+    BLAS is kept to one thread meanwhile: the segments have the cores, and OpenBLAS's idle
+    threads spin between the small products numpy hands them (a whole core on 2 cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), \
+            ThreadPoolExecutor(len(segments), thread_name_prefix=name) as pool:
         try:
             return list(pool.map(work, segments))
         except BaseException:
@@ -275,10 +281,12 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
     """Detect, follow and landmark everyone in one pass over the video (:mod:`mocap.follow`); keep
     those seen for ``options.detect.min_seconds``. Progress is reported as ``stage``.
 
-    The clip is cut into consecutive segments (:func:`plan_segments`) followed in parallel threads
-    (the networks release the GIL), each starting ``WARMUP_SECONDS`` early; their people are
-    matched on those frames (:func:`mocap.follow.stitch`). A ``detector`` object passed in is
-    used for one segment.
+    By default (``options.workers`` 0) the clip is followed in one pass whose networks use every
+    core (one region on all of them, everyone in a frame side by side): one search of the first
+    frame, no seams. With ``workers`` N it is cut into N consecutive segments
+    (:func:`plan_segments`) followed in parallel threads of one core each (the networks release
+    the GIL), each starting ``WARMUP_SECONDS`` early; their people are matched on those frames
+    (:func:`mocap.follow.stitch`). A ``detector`` object passed in is used for one segment.
 
     Returns:
         track id -> :class:`Tracklet` (ids stable over the video), and track id -> the
@@ -289,7 +297,9 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
 
     detect = options.detect
     timer = timer or _Timer()
-    segments = plan_segments(info, options) if detector is None else [(options.start, options.end, options.start)]
+    whole = [(options.start, options.end, options.start)]
+    segments = plan_segments(info, options) if detector is None and options.workers else whole
+    threads = 1 if len(segments) > 1 or options.workers else default_workers()
     follow_options = FollowOptions(passes_per_second=detect.fps if detect.fps > 0 else info.fps,
                                    min_seconds=detect.min_seconds)
     progress.start(stage, _expected_frames(info, options))
@@ -298,19 +308,22 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
 
     def follow(segment):
         start, end, warm_start = segment
-        follower = Follower(detector or make_detector(detect.detector, detect.weights), info.width, info.height,
-                            info.fps, follow_options, threads=FOLLOW_THREADS)
+        follower = Follower(detector or make_detector(detect.detector, detect.weights, threads=threads),
+                            info.width, info.height, info.fps, follow_options, threads=threads)
         frames, busy, began = [], 0.0, time.perf_counter()
-        for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
-            if stop.is_set():
-                return None
-            t0 = time.perf_counter()
-            follower.step(int(round(frame.time * info.fps)), frame.time, frame.image)
-            busy += time.perf_counter() - t0
-            if frame.time >= start - 1e-6:
-                frames.append((int(round(frame.time * info.fps)), frame.time))
-                with lock:
-                    progress.advance(stage)
+        try:
+            for frame in video.prefetch(video.read_frames(video_path, warm_start, end)):
+                if stop.is_set():
+                    return None
+                t0 = time.perf_counter()
+                follower.step(int(round(frame.time * info.fps)), frame.time, frame.image)
+                busy += time.perf_counter() - t0
+                if frame.time >= start - 1e-6:
+                    frames.append((int(round(frame.time * info.fps)), frame.time))
+                    with lock:
+                        progress.advance(stage)
+        finally:
+            follower.close()
         return start, follower.people, frames, dict(follower.timing, busy=busy, loop=time.perf_counter() - began)
 
     t = time.perf_counter()
@@ -342,9 +355,6 @@ def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progre
 # Gaps in a followed person's boxes filled by interpolation, seconds.
 FILL_SECONDS = 1.0
 
-
-# The landmark and detector networks' threads on the one-pass path (any number: the same bytes).
-FOLLOW_THREADS = 1
 
 
 def track_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,

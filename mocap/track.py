@@ -28,6 +28,14 @@ from .detectors.boxes import iou as box_iou
 from .errors import EXIT_USAGE, MocapError
 
 
+# Looks (mocap.appearance.look_distance) of two tracklet ends: further apart than MAX_LOOK they
+# are two people; within SAME_LOOK one person, wherever and whenever they come back. Calibrated
+# on crowd, crossing, turnaway and turn_jump (scripts/calibrate_looks.py): one person's look
+# over a third of a clip against another third 0.08-0.42, single frames up to 0.65; two
+# people 0.82-0.97.
+MAX_LOOK = 0.75
+SAME_LOOK = 0.5
+
 @dataclass
 class TrackerOptions:
     high_score: float = 0.5  # first-stage boxes
@@ -312,7 +320,8 @@ def join_tracklets(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jum
 
 
 def join_groups(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: float = 1.5,
-                cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0) -> dict[int, list[int]]:
+                cues: dict | None = None, turn_rate: float = 180.0, max_shape: float = 2.0,
+                max_look: float = MAX_LOOK, same_look: float = SAME_LOOK) -> dict[int, list[int]]:
     """Which tracklets are one person coming back after a gap: the first id -> the ids, in time order.
 
     A later tracklet may continue an earlier one when :func:`continuation_distance`
@@ -320,22 +329,31 @@ def join_groups(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: 
     height within a factor 1.5). With body ``cues`` (id -> (cue at start, cue at end), see
     :mod:`mocap.cues`), a body facing another way than it could have turned in the
     gap (60° plus ``turn_rate`` degrees per second; people who cross face opposite
-    ways) costs more, and one of another shape (betas further apart than
-    ``max_shape``) cannot be the same person. Candidates are joined greedily,
-    cheapest first (cost: distance in box heights plus body cost).
+    ways) costs more, one of another shape (betas further apart than ``max_shape``) or
+    another look (colours further apart than ``max_look``, :func:`mocap.appearance.look_distance`)
+    cannot be the same person. One who looks the same (within ``same_look``) may continue
+    a tracklet anywhere and after any gap (someone who left the picture and came back), at a
+    higher cost than any join by motion. Candidates are joined greedily, cheapest first
+    (cost: distance in box heights plus body cost).
     """
+    from .appearance import look_distance
+
     items = sorted(tracklets.values(), key=lambda t: t.times[0])
     cues = cues or {}
     pairs = []
     for a in items:
         for b in items:
-            if b.id == a.id:
+            if b.id == a.id or b.times[0] <= a.times[-1]:
                 continue
+            end, start = cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0]
             score = continuation_distance(a.boxes[-10:], a.times[-10:], b.boxes[0], b.times[0], max_gap, max_jump)
             if score is None:
+                look = look_distance(end.look, start.look) if end is not None and start is not None and \
+                    end.look is not None and start.look is not None else None
+                if look is not None and look <= same_look:
+                    pairs.append((max_jump + 1.0 + look / same_look, a.id, b.id))
                 continue
-            body = _body_cost(cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0],
-                              b.times[0] - a.times[-1], turn_rate, max_shape)
+            body = _body_cost(end, start, b.times[0] - a.times[-1], turn_rate, max_shape, max_look)
             if body is not None:
                 pairs.append((score + body, a.id, b.id))
     parent = {t.id: t.id for t in items}
@@ -385,15 +403,19 @@ def continuation_distance(end_boxes: np.ndarray, end_times: np.ndarray, start_bo
     return score if score <= max_jump else None
 
 
-def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float) -> float | None:
+def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float, max_look: float = MAX_LOOK
+               ) -> float | None:
     """Cost (in box heights) of one body cue becoming the other after ``gap`` seconds;
     None when it cannot be the same person. Missing cues cost nothing.
 
     Facing only adds cost (the turn a person could not have made in the gap, 90° =
     one box height), never forbids a join: MediaPipe often mistakes a person seen
     from behind for one facing the camera, and such a flip must not split a track.
-    Shape forbids: betas that differ by more than ``max_shape`` are two bodies.
+    Shape forbids: betas that differ by more than ``max_shape`` are two bodies; so does
+    look: colours further apart than ``max_look`` are two people's clothes.
     """
+    from .appearance import look_distance
+
     cost = 0.0
     if end is None or start is None:
         return cost
@@ -405,6 +427,11 @@ def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float) -> fl
         if shape > max_shape:
             return None
         cost += shape / max_shape
+    if end.look is not None and start.look is not None:
+        look = look_distance(end.look, start.look)
+        if look > max_look:
+            return None
+        cost += look / max_look
     return cost
 
 

@@ -89,7 +89,8 @@ class DetectorInfo:
 
     Attributes:
         summary: one line for help texts. needs_weights: takes a model file (``--detector-weights``).
-        build: ``build(weights) -> Detector``. checks: its lines in ``mocap doctor``.
+        build: ``build(weights, threads) -> Detector`` (``threads``: the cores it may use, where
+            it can choose). checks: its lines in ``mocap doctor``.
     """
 
     summary: str
@@ -98,20 +99,20 @@ class DetectorInfo:
     checks: Callable[[], list[Check]] = lambda: []
 
 
-def _hog(weights=None) -> Detector:
+def _hog(weights=None, threads: int = 1) -> Detector:
     from .hog import HogDetector
 
     return HogDetector()
 
 
-def _blazepose(weights=None) -> Detector:
+def _blazepose(weights=None, threads: int = 1) -> Detector:
     from .blazepose import BlazePoseDetector
 
-    return BlazePoseDetector()
+    return BlazePoseDetector(threads=threads)
 
 
 def _onnx(preset: str) -> Callable[..., Detector]:
-    def build(weights) -> Detector:
+    def build(weights, threads: int = 1) -> Detector:
         from .onnx_detector import OnnxDetector
 
         return OnnxDetector(weights, preset=preset)
@@ -134,13 +135,15 @@ DETECTORS.register("bytetrack", DetectorInfo("ByteTrack's YOLOX person detector,
 DETECTORS.register("rtmdet", DetectorInfo("RTMDet person detector, mmdeploy ONNX export", True, _onnx("rtmdet")))
 
 
-def make_detector(name: str = "auto", weights: str | Path | None = None, follows: bool = True) -> Detector:
+def make_detector(name: str = "auto", weights: str | Path | None = None, follows: bool = True,
+                  threads: int = 1) -> Detector:
     """Build the detector called ``name``.
 
     Args:
         name: a key of :data:`DETECTORS`, or ``"auto"``: :data:`DEFAULT` when the backend follows
             people itself (``follows``), else :data:`TWO_PASS_DEFAULT`.
         weights: model file for detectors that need one; must be None for the others.
+        threads: the cores a detector that can choose may use.
     Raises:
         MocapError (usage) for an unknown name; InputError for missing, unexpected
         or unreadable weights.
@@ -154,4 +157,4 @@ def make_detector(name: str = "auto", weights: str | Path | None = None, follows
         raise InputError(f"detector {name!r} needs a model file (.onnx)")
     if not info.needs_weights and weights is not None:
         raise InputError(f"detector {name!r} takes no model file (got {weights})")
-    return info.build(weights)
+    return info.build(weights, threads)

@@ -106,22 +106,23 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = N
 
 
 def tiles(width: int, height: int, side: float) -> list[tuple[int, int, int]]:
-    """Overlapping square tiles (x0, y0, side) covering a frame, each half over its neighbours;
-    none when one tile would hold the whole frame."""
+    """Overlapping square tiles (x0, y0, side) covering a frame, each half over its neighbours
+    above and below and a third beside (people are narrower than tall); none when one tile
+    would hold the whole frame."""
     side = int(round(side))
     if side >= max(width, height):
         return []
     out = []
-    for y0 in _starts(height, side):
-        for x0 in _starts(width, side):
+    for y0 in _starts(height, side, side / 2):
+        for x0 in _starts(width, side, side / 3):
             out.append((x0, y0, side))
     return out
 
 
-def _starts(length: int, side: int) -> list[int]:
+def _starts(length: int, side: int, overlap: float) -> list[int]:
     if side >= length:
         return [0]
-    n = int(np.ceil((length - side) / (side / 2))) + 1
+    n = int(np.ceil((length - side) / (side - overlap))) + 1
     return [int(round(v)) for v in np.linspace(0, length - side, n)]
 
 
@@ -140,16 +141,15 @@ class BlazePoseDetector:
     Args:
         min_height: the shortest person to find, pixels; sets the tile size.
         min_score: the network's score threshold.
-        threads: the network's threads (any number gives the same bytes; None: one a core, up to 4).
+        threads: the network's threads (any number gives the same bytes).
     """
 
     name = "blazepose"
 
-    def __init__(self, min_height: float = 100.0, min_score: float = MIN_SCORE, threads: int | None = None):
+    def __init__(self, min_height: float = 100.0, min_score: float = MIN_SCORE, threads: int = 1):
         from ..model_files import tflite_interpreter
 
         self.min_height, self.min_score = min_height, min_score
-        threads = threads or 1
         self._net = tflite_interpreter(model_path(), threads)
         self._input = self._net.get_input_details()[0]["index"]
         # The regressions (1, 2254, 12) and the scores (1, 2254, 1), told apart by their shapes.

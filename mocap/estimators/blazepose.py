@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..appearance import look_of
 from ..registry import Check
 from ..skeleton import Skeleton
 from . import BACKENDS, Backend, EstimateOptions
@@ -67,35 +68,57 @@ class Landmarks:
         pixels: (39, 2) image pixels (33 and 34: hip centre and body radius point).
         visibility: (39,) in [0, 1]. world: (39, 3) metres in camera orientation, hip-centred.
         presence: the network's confidence that a person is in the region, in [0, 1].
+        look: (LOOK_SIZE,) the body's colours (:mod:`mocap.appearance`), or None where unseen.
     """
 
     pixels: np.ndarray
     visibility: np.ndarray
     world: np.ndarray
     presence: float
+    look: np.ndarray | None = None
 
 
 class LandmarkNet:
-    """BlazePose's landmark network on a region of a frame (see the module notes).
+    """BlazePose's landmark network on regions of a frame (see the module notes).
 
     Args:
-        threads: the network's threads (any number gives the same bytes).
+        threads: the cores it may use (:class:`~mocap.model_files.InterpreterLanes`: one region
+            on all of them, several side by side). Any number gives the same bytes.
     """
 
     def __init__(self, threads: int = 1):
-        from ..model_files import tflite_interpreter
+        from ..model_files import InterpreterLanes
 
-        self._net = tflite_interpreter(model_path(), threads)
-        self._input = self._net.get_input_details()[0]["index"]
-        by_size = {int(np.prod(d["shape"])): d["index"] for d in self._net.get_output_details()}
-        self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
+        self._lanes = InterpreterLanes(model_path(), threads, _Interpreter)
 
     def __call__(self, image: np.ndarray, region) -> Landmarks:
         """The landmarks in one region (centre (2,), side, axes (2, 2), as
         :func:`region_from_landmarks` gives) of an (H, W, 3) uint8 RGB image."""
+        return self._lanes.main((image, region))
+
+    def many(self, image: np.ndarray, regions: list) -> list[Landmarks]:
+        """The landmarks in each of ``regions`` of one image, in order."""
+        return self._lanes.map([(image, r) for r in regions])
+
+    def close(self) -> None:
+        """Stop the threads of :meth:`many` (the network stays usable)."""
+        self._lanes.close()
+
+
+class _Interpreter:
+    """One LiteRT interpreter of the landmark network: crop, run, landmarks back to the image."""
+
+    def __init__(self, net):
+        self._net = net
+        self._input = net.get_input_details()[0]["index"]
+        by_size = {int(np.prod(d["shape"])): d["index"] for d in net.get_output_details()}
+        self._landmarks, self._presence, self._world = by_size[39 * 5], by_size[1], by_size[39 * 3]
+        self._mask = by_size[CROP * CROP]  # segmentation logits (1, 256, 256, 1)
+
+    def __call__(self, image_and_region) -> Landmarks:
         import cv2
 
-        centre, side, axes = region
+        image, (centre, side, axes) = image_and_region
         to_image = axes * (side / CROP)  # crop pixels (from the crop's centre) -> image pixels
         M = np.column_stack([to_image, centre - to_image @ [CROP / 2, CROP / 2]])
         crop = cv2.warpAffine(image, M, (CROP, CROP), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
@@ -108,7 +131,13 @@ class LandmarkNet:
         pixels = raw[:, :2] @ to_image.T + (centre - to_image @ [CROP / 2, CROP / 2])
         visibility = 1.0 / (1.0 + np.exp(-raw[:, 3]))
         world[:, :2] = world[:, :2] @ axes.T  # the crop's orientation -> the camera's
-        return Landmarks(pixels, visibility, world, presence)
+        look = None
+        if presence >= MIN_PRESENCE:
+            inside = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), M, (CROP, CROP),
+                                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+            mask = (self._net.get_tensor(self._mask)[0, :, :, 0] > 0) & (inside > 0)
+            look = look_of(crop, mask, raw[:, :2])
+        return Landmarks(pixels, visibility, world, presence, look)
 
 
 class BlazePoseLandmarks(MediaPipePose):
