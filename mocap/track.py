@@ -35,6 +35,7 @@ from .errors import EXIT_USAGE, MocapError
 # people 0.82-0.97.
 MAX_LOOK = 0.75
 SAME_LOOK = 0.5
+LOOK_RATIO = 0.5  # and a rejoin's look at most half as far as anyone's seen beside them
 
 @dataclass
 class TrackerOptions:
@@ -331,10 +332,11 @@ def join_groups(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: 
     gap (60° plus ``turn_rate`` degrees per second; people who cross face opposite
     ways) costs more, one of another shape (betas further apart than ``max_shape``) or
     another look (colours further apart than ``max_look``, :func:`mocap.appearance.look_distance`)
-    cannot be the same person. One who looks the same (within ``same_look``) may continue
-    a tracklet anywhere and after any gap (someone who left the picture and came back), at a
-    higher cost than any join by motion. Candidates are joined greedily, cheapest first
-    (cost: distance in box heights plus body cost).
+    cannot be the same person. One who looks the same (within ``same_look``), and more alike
+    than anyone seen beside either (:func:`_distinct_look`), may continue a tracklet anywhere
+    and after any gap (someone who left the picture and came back), at a higher cost than any
+    join by motion. Candidates are joined greedily, cheapest first (cost: distance in box
+    heights plus body cost).
     """
     from .appearance import look_distance
 
@@ -348,9 +350,8 @@ def join_groups(tracklets: dict[int, Tracklet], max_gap: float = 5.0, max_jump: 
             end, start = cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0]
             score = continuation_distance(a.boxes[-10:], a.times[-10:], b.boxes[0], b.times[0], max_gap, max_jump)
             if score is None:
-                look = look_distance(end.look, start.look) if end is not None and start is not None and \
-                    end.look is not None and start.look is not None else None
-                if look is not None and look <= same_look:
+                look = _distinct_look(a, b, items, cues, same_look)
+                if look is not None:
                     pairs.append((max_jump + 1.0 + look / same_look, a.id, b.id))
                 continue
             body = _body_cost(end, start, b.times[0] - a.times[-1], turn_rate, max_shape, max_look)
@@ -401,6 +402,34 @@ def continuation_distance(end_boxes: np.ndarray, end_times: np.ndarray, start_bo
     dist = min(np.linalg.norm(start - _centre(end_box) - velocity * gap), np.linalg.norm(start - _centre(end_box)))
     score = dist / max(ha, 1e-6)
     return score if score <= max_jump else None
+
+
+def _distinct_look(a: Tracklet, b: Tracklet, items: list[Tracklet], cues: dict, same_look: float,
+                   ratio: float = LOOK_RATIO) -> float | None:
+    """The look distance of ``a``'s end and ``b``'s start when it says they are one person: within
+    ``same_look``, and under ``ratio`` times the distance of either to anyone seen at the same
+    time as the other or itself (people known to be someone else: where many dress alike, a
+    look tells no one apart). None otherwise, or without looks."""
+    from .appearance import look_distance
+
+    end, start = cues.get(a.id, (None, None))[1], cues.get(b.id, (None, None))[0]
+    if end is None or start is None or end.look is None or start.look is None:
+        return None
+    look = look_distance(end.look, start.look)
+    if look > same_look:
+        return None
+    for c in items:
+        if c.id in (a.id, b.id) or not any(_overlap(c, x) for x in (a, b)):
+            continue
+        for cue in cues.get(c.id, ()):
+            if cue is not None and cue.look is not None and \
+                    look > ratio * min(look_distance(cue.look, end.look), look_distance(cue.look, start.look)):
+                return None
+    return look
+
+
+def _overlap(a: Tracklet, b: Tracklet) -> bool:
+    return a.times[0] <= b.times[-1] and b.times[0] <= a.times[-1]
 
 
 def _body_cost(end, start, gap: float, turn_rate: float, max_shape: float, max_look: float = MAX_LOOK

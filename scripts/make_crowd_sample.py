@@ -33,7 +33,20 @@ That scene is the default scenario, `crowd`; `--scenario NAME` picks another
 * `turnaway` (portrait 360x640, 90 frames, one person): faces the camera,
   turns round on the spot until the back is to the camera, then moves away
   from it with a standing jump (01_01: the CMU files here have no turn
-  followed by walking away), 2.2 m -> 3.1 m from the camera.
+  followed by walking away), 2.2 m -> 3.1 m from the camera;
+* `return` (640x480, 10 fps, 110 frames; for re-identification by
+  appearance): person 1, red shirt, walks from the middle out through the
+  right image border (in the picture in frames 0-23) and comes back in
+  through it walking left (frames 86-109), 6 s later: two entries with pid
+  1 (in the scene in frames 0-27 and 83-109); in between, person 3, green
+  shirt, heavier, darker skin, walks in through the right border and right
+  to left across the picture at about the same depth (~6 m, ~275 px tall)
+  and out through the left border (frames 34-80); person 2, blue shirt,
+  female body, stands on the left (~8.5 m) turning round and back (01_01)
+  all along; person 3 passes in front of her (visible < 0.5 in frames
+  69-71).  The CMU walks are short and curved (a course of obstacles), so
+  the walkers repeat one gait cycle of 01_03, straightened, and person 2 a
+  turn and the turn back (Person.cycle, loop_motion).
 
 Outputs are <name>.mp4, <name>_gt.npz, <name>_frame.png, with --name
 defaulting to the scenario's name.
@@ -56,7 +69,8 @@ Keys of <name>_gt.npz (P people, T frames, J = 31 CMU joints; "absent" =
 outside the frames where the person is in the scene):
 
     fps, times (T,) s, K (3, 3), image_size (W, H), world_from_camera (4, 4)
-    person_ids (P,) int; present (P, T) bool
+    person_ids (P,) int (a pid may repeat: one person in the scene at different
+        times, never in two entries at once); present (P, T) bool
     boxes (P, T, 4) xyxy pixels: bounds of the projected mesh, clipped to the
         image, whose edges are at -0.5 and W - 0.5 / H - 0.5 (pixel centres
         are integers); NaN when absent or wholly outside the image
@@ -72,6 +86,7 @@ Usage (the defaults reproduce samples/crowd.*, ~10 min on 2 CPU cores):
     .venv/bin/python scripts/make_crowd_sample.py
     .venv/bin/python scripts/make_crowd_sample.py --scenario crossing   # samples/crossing.*
     .venv/bin/python scripts/make_crowd_sample.py --scenario turnaway   # samples/turnaway.*
+    .venv/bin/python scripts/make_crowd_sample.py --scenario return     # samples/return.*
 
     --plan           no rendering: numpy z-buffer only, writes preview images
                      and the visibility table to --debug-dir (seconds)
@@ -124,6 +139,10 @@ class Person:
     phenotype: dict | None = None  # anny phenotype (None: default average adult)
     colours: dict = field(default_factory=dict)  # overrides of make_sample.PARTS
     frames: tuple[int, int] | None = None  # first, last video frame in the scene (None: all)
+    # BVH frame ranges [a, b) played in turn and over again, each joined on to the last
+    # (see loop_motion); `start` then counts BVH frames from the first range's a
+    cycle: tuple[tuple[int, int], ...] | None = None
+    straight: bool = False  # with cycle: take out each range's net turn (a curved walk goes straight)
 
 
 SKIN_LIGHT = (0.70, 0.47, 0.35)
@@ -203,6 +222,27 @@ TURNAWAY = [
                     "skin": SKIN_LIGHT, "hair": (0.20, 0.10, 0.03)}),
 ]
 
+# person 1 leaves and comes back: two entries, one identity, body and clothes
+RED_SHIRT = {"phenotype": {"gender": 0.0, "weight": 0.6, "muscle": 0.55},
+             "colours": {"shirt": (0.55, 0.04, 0.04), "trousers": (0.05, 0.05, 0.07)}}
+WALK_CYCLE = ((36, 188),)  # 01_03: one gait cycle of the first walk (1.27 s, turning 47 deg)
+RETURN = [
+    Person(1, "red shirt", "01_03.bvh", start=0, anchor_frame=0, anchor_xz=(-0.2, -6.0),
+           heading=90.0, heading_span=(0, 27), frames=(0, 27), cycle=WALK_CYCLE, straight=True, **RED_SHIRT),
+    Person(2, "blue shirt", "01_01.bvh", start=0, anchor_frame=0, anchor_xz=(-1.45, -8.5),
+           heading=-149.0, heading_span=(0, 109), scale=0.95, cycle=((916, 1198), (1928, 2120)),
+           phenotype={"gender": 1.0, "weight": 0.4},
+           colours={"shirt": (0.04, 0.18, 0.62), "trousers": (0.50, 0.44, 0.32),
+                    "skin": SKIN_LIGHT, "hair": (0.30, 0.17, 0.05), "shoes": (0.35, 0.33, 0.30)}),
+    Person(3, "green shirt", "01_03.bvh", start=40, anchor_frame=35, anchor_xz=(2.2, -6.3),
+           heading=-90.0, heading_span=(30, 86), scale=1.03, frames=(30, 86), cycle=WALK_CYCLE, straight=True,
+           phenotype={"gender": 0.0, "weight": 0.85, "muscle": 0.4},
+           colours={"shirt": (0.05, 0.38, 0.07), "trousers": (0.02, 0.02, 0.025),
+                    "skin": SKIN_DARK, "hair": (0.01, 0.008, 0.006), "lips": (0.20, 0.07, 0.05)}),
+    Person(1, "red shirt", "01_03.bvh", start=76, anchor_frame=85, anchor_xz=(2.15, -6.0),
+           heading=-90.0, heading_span=(83, 109), frames=(83, 109), cycle=WALK_CYCLE, straight=True, **RED_SHIRT),
+]
+
 SCENARIOS: dict[str, Scenario] = {
     "crowd": Scenario(PEOPLE, "four people, two paths crossing, one seen for 3 frames"),
     "crossing": Scenario(CROSSING, "one walks in from the left, passes in front of a far walker; "
@@ -212,12 +252,82 @@ SCENARIOS: dict[str, Scenario] = {
     "turnaway": Scenario(TURNAWAY, "portrait, one person: faces the camera, turns round, moves away",
                          frames=90, width=360, height=640, lens=50.0, cam_height=1.4,
                          look_at=(0.0, 0.9, -2.8), still=56, plan_frames=(50, 62)),
+    "return": Scenario(RETURN, "10 fps: one leaves on the right and comes back > 5 s later; "
+                               "another passes through in between; one stands and turns",
+                       frames=110, fps=10.0, lens=60.0, cam_height=1.15, look_at=(0.0, 0.8, -7.0), still=97,
+                       plan_frames=(24, 38)),
 }
 
 
 def rot_y(deg: float) -> np.ndarray:
     a = np.radians(deg)
     return np.array([[np.cos(a), 0, np.sin(a)], [0, 1.0, 0], [-np.sin(a), 0, np.cos(a)]])
+
+
+def loop_motion(bvh, segments, straight: bool, n_out: int, fade: int = 24):
+    """A longer motion from BVH frame ranges [a, b) played in turn, over and over.
+
+    CMU 01_03's walks last ~2.5 s (the take is a course of obstacles) and
+    01_01 stands still only for a few seconds between jumps; a range that
+    ends in about the pose it starts with (a gait cycle, or a turn and the
+    turn back as two ranges) is repeated instead.  Each range is turned about
+    the vertical and shifted so that it starts where (and facing where) the
+    last one ended (frame b); its last `fade` frames are blended into the
+    `fade` frames before the next range's a, so that the pose runs on
+    smoothly.  straight=True also turns each range's frames progressively
+    back by its net turn (facing at b minus facing at a), so that a curved
+    walk cycle repeats along a straight line; the turning pivots about the
+    lower foot, so that the feet hardly slip (the joints are the ground
+    truth of what is rendered all the same).  Returns
+    (n_out, J, 3, 3) local rotations and (n_out, 3) root positions; frame 0
+    is BVH frame segments[0][0] unchanged.
+    """
+    rots, pos = bvh.rotations, bvh.root_positions
+    fwd = rots[:, 0, :, 2]  # the root's local +Z (forward) axis, in the BVH's Y-up world
+    psi = np.arctan2(fwd[:, 0], fwd[:, 2])  # facing, radians about +Y from +Z
+    segs = [tuple(int(v) for v in ab) for ab in segments]
+    assert all(fade <= a < b < len(rots) - 1 for a, b in segs), f"cycle {segs}: ranges out of the BVH"
+
+    def turn(a, b):  # the turn taken out of a range
+        return (psi[b] - psi[a] + np.pi) % (2 * np.pi) - np.pi if straight else 0.0
+
+    if straight:  # the lower foot (ankle) of every frame, relative to the root
+        P, _ = forward_kinematics(rots, pos, bvh.skeleton)
+        ankles = P[:, [bvh.skeleton.names.index(n) for n in ("LeftFoot", "RightFoot")]]
+        foot = ankles[np.arange(len(P)), np.argmin(ankles[:, :, 1], axis=1)] - pos
+
+    def frame(i, a, b, theta):  # BVH frame i of range [a, b) placed with base turn theta
+        step = turn(a, b) / (b - a)
+        Ry = rot_y(np.degrees(theta - step * (i - a)))
+        R = rots[i].copy()
+        R[0] = Ry @ R[0]
+        v = Ry @ (pos[i + 1] - pos[i])  # root step to the next frame
+        if straight:  # turning by -step about the lower foot, not the root
+            d = Ry @ foot[i]
+            v -= rot_y(np.degrees(-step)) @ d - d
+        return R, v[[0, 2]], pos[i, 1]
+
+    Rs, vs, ys = [], [], []
+    theta, k = 0.0, 0
+    while len(Rs) < n_out:
+        a, b = segs[k % len(segs)]
+        na, nb = segs[(k + 1) % len(segs)]
+        theta_next = theta + psi[b] - turn(a, b) - psi[na]  # facing at na = facing at (turned) b
+        for i in range(a, b):
+            R, v, y = frame(i, a, b, theta)
+            m = i - (b - fade)
+            if m >= 0:  # blend into the frames before the next range's start
+                Rn, vn, yn = frame(na - fade + m, na, nb, theta_next)
+                t = (m + 1) / (fade + 1)
+                U, _, Vt = np.linalg.svd((1 - t) * R + t * Rn)  # nearest rotation
+                R, v, y = U @ Vt, (1 - t) * v + t * vn, (1 - t) * y + t * yn
+            Rs.append(R)
+            vs.append(v)
+            ys.append(y)
+        theta, k = theta_next, k + 1
+    R = np.stack(Rs[:n_out])
+    xz = pos[segs[0][0], [0, 2]] + np.concatenate([np.zeros((1, 2)), np.cumsum(vs[:n_out - 1], axis=0)])
+    return R, np.column_stack([xz[:, 0], ys[:n_out], xz[:, 1]])
 
 
 def person_motion(p: Person, n_frames: int, fps: float, anny_cache: dict, log=print):
@@ -236,7 +346,10 @@ def person_motion(p: Person, n_frames: int, fps: float, anny_cache: dict, log=pr
     n = max(last - first + 1, 30, p.heading_span[1] + 1 - first, p.anchor_frame + 1 - first)
     bvh = read_bvh(BVH_DIR / p.bvh, units=ms.CMU_UNIT_M * p.scale)
     src_fps = float(round(bvh.fps)) if abs(bvh.fps - round(bvh.fps)) < 0.01 else bvh.fps
-    local_rots, root_pos = ms.resample(bvh.rotations, bvh.root_positions, src_fps, p.start, n, fps)
+    rots, root = bvh.rotations, bvh.root_positions
+    if p.cycle:
+        rots, root = loop_motion(bvh, p.cycle, p.straight, int(np.ceil(p.start + (n - 1) * src_fps / fps)) + 2)
+    local_rots, root_pos = ms.resample(rots, root, src_fps, p.start, n, fps)
     P, R = forward_kinematics(local_rots, root_pos, bvh.skeleton)
 
     key = json.dumps(p.phenotype, sort_keys=True)
@@ -262,7 +375,11 @@ def person_motion(p: Person, n_frames: int, fps: float, anny_cache: dict, log=pr
     Pw[first:last + 1] = P[:k]
     Vw[first:last + 1] = verts[:k]
     last_src = p.start + (k - 1) * src_fps / fps
-    source = (f"person {p.pid} ({p.label}): {p.bvh} frames {p.start}-{last_src:g} @{src_fps:g}fps, "
+    frames_src = f"frames {p.start}-{last_src:g}"
+    if p.cycle:
+        frames_src = (f"frames {', '.join(f'{a}-{b - 1}' for a, b in p.cycle)} in turn, repeated"
+                      f"{' and straightened' if p.straight else ''}, {p.start}-{last_src:g} of that")
+    source = (f"person {p.pid} ({p.label}): {p.bvh} {frames_src} @{src_fps:g}fps, "
               f"scale {p.scale:g}, turned {yaw:.1f} deg about +Y, root at x={p.anchor_xz[0]:g} "
               f"z={p.anchor_xz[1]:g} m at video frame {p.anchor_frame}, in video frames {first}-{last}")
     log(f"  {source}")
@@ -389,9 +506,12 @@ def build_crowd_scene(people, motions, world_from_cam, lens_mm, sensor_mm, size,
     for part, mat in zip(ms.PARTS, mesh0.materials):
         mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*colours[0][part], 1.0)
     meshes = [mesh0]
-    for p, m, c in zip(people[1:], motions[1:], colours[1:]):
-        meshes.append(ms.add_body(scene, m["body"], name=f"person{p.pid}", colours=c, pass_index=p.pid))
-    objects = [bpy.data.objects["body"]] + [bpy.data.objects[f"person{p.pid}"] for p in people[1:]]
+    # one object per entry; a pid may have several entries (never in the scene together)
+    names = [f"person{p.pid}" + (f"_{i}" if p.pid in [q.pid for q in people[:i]] else "")
+             for i, p in enumerate(people)]
+    for p, m, c, name in zip(people[1:], motions[1:], colours[1:], names[1:]):
+        meshes.append(ms.add_body(scene, m["body"], name=name, colours=c, pass_index=p.pid))
+    objects = [bpy.data.objects["body"]] + [bpy.data.objects[name] for name in names[1:]]
 
     scene.view_layers[0].use_pass_object_index = True
     tree = bpy.data.node_groups.new("crowd_compositor", "CompositorNodeTree")
@@ -740,6 +860,9 @@ def main(argv=None):
     log(f"camera at {world_from_cam[:3, 3]} looking at {args.look_at}, f = {K[0, 0]:.1f} px, {size}")
 
     present = np.stack([m["present"] for m in motions])
+    for i in range(len(pids)):  # entries of one pid share its id-mask value: never together
+        for j in range(i):
+            assert pids[i] != pids[j] or not (present[i] & present[j]).any(), f"person {pids[i]} there twice"
     joints_world = np.stack([m["joints"] for m in motions])
     joints_cam = joints_world @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
     source = " | ".join(m["source"] for m in motions)
