@@ -63,12 +63,11 @@ def test_tiles_cover_the_frame_with_overlap(size, side):
         assert 0 <= x0 and x0 + s <= W and 0 <= y0 and y0 + s <= H
         covered[y0:y0 + s, x0:x0 + s] += 1
     assert covered.min() >= 1
-    # Half a tile of overlap up and down, a third side to side: any box a third of a tile wide
-    # and half a tile tall lies wholly in one tile.
-    w, h = side // 3, side // 2
-    for y in range(0, H - h, 17):
-        for x in range(0, W - w, 17):
-            assert any(x0 <= x and x + w <= x0 + s and y0 <= y and y + h <= y0 + s for x0, y0, s in parts)
+    # Half a tile of overlap: any square a third of a tile wide lies wholly in one tile.
+    q = side // 3
+    for y in range(0, H - q, 17):
+        for x in range(0, W - q, 17):
+            assert any(x0 <= x and x + q <= x0 + s and y0 <= y and y + q <= y0 + s for x0, y0, s in parts)
 
 
 @pytest.fixture(scope="module")

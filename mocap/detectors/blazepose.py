@@ -106,23 +106,22 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = N
 
 
 def tiles(width: int, height: int, side: float) -> list[tuple[int, int, int]]:
-    """Overlapping square tiles (x0, y0, side) covering a frame, each half over its neighbours
-    above and below and a third beside (people are narrower than tall); none when one tile
-    would hold the whole frame."""
+    """Overlapping square tiles (x0, y0, side) covering a frame, each half over its neighbours;
+    none when one tile would hold the whole frame."""
     side = int(round(side))
     if side >= max(width, height):
         return []
     out = []
-    for y0 in _starts(height, side, side / 2):
-        for x0 in _starts(width, side, side / 3):
+    for y0 in _starts(height, side):
+        for x0 in _starts(width, side):
             out.append((x0, y0, side))
     return out
 
 
-def _starts(length: int, side: int, overlap: float) -> list[int]:
+def _starts(length: int, side: int) -> list[int]:
     if side >= length:
         return [0]
-    n = int(np.ceil((length - side) / (side - overlap))) + 1
+    n = int(np.ceil((length - side) / (side / 2))) + 1
     return [int(round(v)) for v in np.linspace(0, length - side, n)]
 
 

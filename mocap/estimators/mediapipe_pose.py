@@ -177,13 +177,38 @@ def _child_swing(parent: np.ndarray, rest_bone: np.ndarray, bone: np.ndarray) ->
     return swing(parent @ rest_bone, bone) @ parent
 
 
+# How far a foot turns from where its knee points, degrees either way (the shin's twist and the
+# foot's own turn): an anatomical range, not fitted. Beyond it a foot is the network's error.
+MAX_FOOT_YAW = 30.0
+SWAPPED_FOOT_YAW = 120.0  # a foot pointing further back than this has heel and toe swapped
+
+
+def plausible_foot(foot: np.ndarray, frame: np.ndarray, max_yaw: float) -> np.ndarray:
+    """Heel-to-toe directions (T, 3) a body can have, given the frames (T, 3, 3) (rest → landmark
+    frame: +X left, +Y up, +Z forward) of the knee or the pelvis: a foot pointing backwards is
+    turned round (heel and toe swapped), one turned further than ``max_yaw`` degrees from the
+    frame's forward direction is turned back to it, about the frame's up axis; pitch and length
+    are kept."""
+    local = np.einsum("tji,tj->ti", frame, foot)
+    yaw = np.degrees(np.arctan2(local[:, 0], local[:, 2]))
+    swapped = np.abs(yaw) > SWAPPED_FOOT_YAW
+    local[swapped] = -local[swapped]
+    yaw[swapped] = np.degrees(np.arctan2(local[swapped, 0], local[swapped, 2]))
+    turn = np.radians(np.clip(yaw, -max_yaw, max_yaw) - yaw)
+    c, s = np.cos(turn), np.sin(turn)
+    x, z = local[:, 0].copy(), local[:, 2].copy()
+    local[:, 0], local[:, 2] = c * x + s * z, -s * x + c * z
+    return np.einsum("tij,tj->ti", frame, local)
+
+
 def global_rotations_from_landmarks(lm: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """Fit every SMPL-24 joint's global frame to BlazePose world landmarks.
 
     Twist comes from the landmarks where they define it: pelvis and chest from
-    hips and shoulders, head from ears and nose, feet from heel and toe, hands
+    hips and shoulders, head from ears and nose, feet from heel and toe (within
+    ``MAX_FOOT_YAW`` of where the knee points, :func:`plausible_foot`), hands
     from index and pinky, thighs and upper arms from the knee/elbow bend (or,
-    when the limb is straight, from the foot/hand direction).
+    when the limb is straight, from the hips' forward direction / the hand).
 
     Args:
         lm: (T, 33, 3) landmarks, any right-handed frame (the result is in that frame).
@@ -239,13 +264,15 @@ def global_rotations_from_landmarks(lm: np.ndarray, skeleton: Skeleton) -> np.nd
         "right": (R_HIP, R_KNEE, R_ANKLE, R_HEEL, R_TOE),
     }.items():
         thigh, shin = lm[:, knee] - lm[:, hip], lm[:, ankle] - lm[:, knee]
-        foot = lm[:, toe] - lm[:, heel]
-        # The knee points +Z in the rest pose: opposite to where a bending shin goes.
+        # The knee points +Z in the rest pose: opposite to where a bending shin goes. A straight
+        # leg has no bend plane: its knee points where the hips face, not where the foot does
+        # (the network often throws a foot sideways, or swaps heel and toe, seen from behind).
         w = _bend_weight(thigh, shin)
-        ref = w * -_perp(shin, thigh) + (1 - w) * _perp(foot, thigh)
+        ref = w * -_perp(shin, thigh) + (1 - w) * _perp(pelvis[:, :, 2], thigh)
         upper_leg = align_axes(thigh, ref, rest(f"{side}_hip", f"{side}_knee"), _FORWARD)
         G[:, JOINT[f"{side}_hip"]] = upper_leg
         G[:, JOINT[f"{side}_knee"]] = _child_swing(upper_leg, rest(f"{side}_knee", f"{side}_ankle"), shin)
+        foot = plausible_foot(lm[:, toe] - lm[:, heel], G[:, JOINT[f"{side}_knee"]], MAX_FOOT_YAW)
         # Heel→toe is +Z (sole flat) in the rest pose. Nothing observes the foot's roll
         # about that line, so the foot takes the shin's twist.
         ankle_frame = _child_swing(G[:, JOINT[f"{side}_knee"]], _FORWARD, foot)
