@@ -194,9 +194,8 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
         tracks = {tid: _projected_boxes(scene, m) for tid, m in scene.motions.items()}
         min_iou = min(min_iou, 0.3)  # joints span less than a person's box (no head top, no shoes)
     out = {}
-    for p, pid in enumerate(int(i) for i in gt["person_ids"]):
+    for pid, truth, visible, joints in _people_by_id(gt):
         best, best_iou = None, min_iou
-        truth = gt["boxes"][p]  # (T, 4)
         for tid, tr in tracks.items():
             frames = np.round(tr.times * fps).astype(int)
             ok = (frames >= 0) & (frames < len(truth))
@@ -210,8 +209,8 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
         if best is not None:
             motion = scene.motions[best]
             frames = np.clip(np.round(motion.times * fps).astype(int), 0, len(gt["times"]) - 1)
-            keep = (motion.confidence > 0) & (gt["visible"][p, frames] >= min_visible)
-            person = {"times": gt["times"], "joints_camera": gt["joints_camera"][p], "joint_names": gt["joint_names"]}
+            keep = (motion.confidence > 0) & (visible[frames] >= min_visible)
+            person = {"times": gt["times"], "joints_camera": joints, "joint_names": gt["joint_names"]}
             if "world_from_camera" in gt:
                 person["world_from_camera"] = gt["world_from_camera"]
             if keep.sum():
@@ -219,6 +218,23 @@ def evaluate_people(scene, gt: dict, min_visible: float = 0.5, min_iou: float = 
                                              motion.skeleton.names, person))
         out[pid] = score
     return out
+
+
+def _people_by_id(gt: dict) -> list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    """(person id, boxes (T, 4), visible (T,), joints_camera (T, G, 3)) per person of a
+    multi-person ground truth, in order of first entry: a person in the scene at several times
+    has an entry for each (``person_ids`` repeats; never two at once), joined here."""
+    out: dict[int, list] = {}
+    for p, pid in enumerate(int(i) for i in gt["person_ids"]):
+        boxes, visible, joints = gt["boxes"][p], gt["visible"][p], gt["joints_camera"][p]
+        if pid not in out:
+            out[pid] = [boxes.copy(), visible.copy(), joints.copy()]
+            continue
+        here = np.isfinite(joints).all(axis=(1, 2))
+        out[pid][0][np.isfinite(boxes[:, 0])] = boxes[np.isfinite(boxes[:, 0])]
+        out[pid][1] = np.maximum(out[pid][1], visible)
+        out[pid][2][here] = joints[here]
+    return [(pid, *arrays) for pid, arrays in out.items()]
 
 
 def _projected_boxes(scene, motion):

@@ -65,3 +65,24 @@ def test_mocap_eval_scores_a_motion_against_itself_and_a_moved_copy(tmp_path):
     assert moved["root"] == pytest.approx(50.0) and moved["mpjpe"] < 1e-6
     assert main(["eval", str(tmp_path / "b.npz"), str(tmp_path / "a.npz")]) == 0
     assert main(["eval", str(tmp_path / "b.npz"), str(tmp_path / "missing.npz")]) == 3
+
+
+def test_a_person_in_the_scene_twice_is_scored_as_one():
+    """Ground truth may give one person an entry for each time they are in the scene
+    (samples/return.mp4): the entries are joined, never overwritten."""
+    from mocap.metrics import _people_by_id
+
+    T, nan = 6, np.nan
+    boxes = np.full((3, T, 4), nan)
+    joints = np.full((3, T, 2, 3), nan)
+    visible = np.zeros((3, T))
+    boxes[0, :2], joints[0, :2], visible[0, :2] = 1.0, 1.0, 1.0  # person 1 leaves after frame 1
+    boxes[1], joints[1], visible[1] = 2.0, 2.0, 0.5  # person 2 throughout
+    boxes[2, 4:], joints[2, 4:], visible[2, 4:] = 3.0, 3.0, 0.8  # person 1 is back from frame 4
+    gt = {"person_ids": np.array([1, 2, 1]), "boxes": boxes, "visible": visible, "joints_camera": joints}
+    people = {pid: (b, v, j) for pid, b, v, j in _people_by_id(gt)}
+    assert list(people) == [1, 2]
+    b, v, j = people[1]
+    assert np.allclose(b[:2], 1.0) and np.isnan(b[2:4]).all() and np.allclose(b[4:], 3.0)
+    assert np.allclose(v, [1, 1, 0, 0, 0.8, 0.8]) and np.allclose(j[4:], 3.0) and np.isnan(j[2:4]).all()
+    assert np.allclose(people[2][0], 2.0)
