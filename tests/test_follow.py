@@ -176,18 +176,24 @@ def test_crowd_identities_boxes_and_everyone_captured(followed_crowd, crowd):
     assert set(people) == set(tracklets)
 
 
+def _follow_and_score(name: str):
+    """samples/<name>.mp4 followed with the defaults: its ground truth, tracklets and MOT scores."""
+    pytest.importorskip("motmetrics")
+    video = SAMPLES / f"{name}.mp4"
+    gt = load_ground_truth(SAMPLES / f"{name}_gt.npz")
+    tracklets, _ = follow_people(video, probe(video), RunOptions(), NullProgress())
+    scores = mot_scores(gt, tracklets)
+    print(f"\n{name} following: {scores}")
+    return gt, tracklets, scores
+
+
 @pytest.mark.slow
 def test_crossing_edge_entry_and_a_small_far_person():
     """samples/crossing.mp4 (scripts/make_crowd_sample.py --scenario crossing): one person walks
     in from the left edge and passes in front of a second (hidden at least 70 % for several
     frames); a third, small and far (110-140 px), stands apart."""
-    pytest.importorskip("motmetrics")
-    video = SAMPLES / "crossing.mp4"
-    gt = load_ground_truth(SAMPLES / "crossing_gt.npz")
-    tracklets, _ = follow_people(video, probe(video), RunOptions(), NullProgress())
-    scores = mot_scores(gt, tracklets)
+    gt, tracklets, scores = _follow_and_score("crossing")
     # Measured: IDF1 0.976, 0 switches, precision 0.99, recall 0.96; median box IoU 0.92.
-    print(f"\ncrossing following: {scores}")
     assert scores["id_switches"] == 0 and scores["idf1"] >= 0.95
     assert len(tracklets) == len(gt["person_ids"])  # everyone captured, once
     assert _median_iou(gt, tracklets, range(gt["boxes"].shape[1])) >= 0.85
@@ -210,14 +216,9 @@ def test_someone_who_leaves_and_comes_back_gets_their_id_back():
     walks out on the right and comes back 6 s later; meanwhile the green shirt walks in where he
     left, 1 s after; the blue shirt stays. The scoring clip of the looks' thresholds (calibrated
     on the other renders, scripts/calibrate_looks.py)."""
-    pytest.importorskip("motmetrics")
-    video = SAMPLES / "return.mp4"
-    gt = load_ground_truth(SAMPLES / "return_gt.npz")
-    tracklets, _ = follow_people(video, probe(video), RunOptions(), NullProgress())
-    scores = mot_scores(gt, tracklets)
+    _, tracklets, scores = _follow_and_score("return")
     # Measured: IDF1 0.987, 0 switches, recall 1.0 (by motion alone: the green shirt continued the
     # red shirt's track and the red shirt came back as someone new, IDF1 0.877, 1 switch).
-    print(f"\nreturn following: {scores}")
     assert scores["id_switches"] == 0 and scores["idf1"] >= 0.95
     assert len(tracklets) == 3
     red = [t for t in tracklets.values() if t.frames[0] == 0 and t.frames[-1] > 100 and
