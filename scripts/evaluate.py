@@ -8,6 +8,8 @@ sliding and root position error.
     python scripts/evaluate.py PRED.npz GT.npz      # score an existing motion file
     python scripts/evaluate.py --backend hmr2       # the same with HMR 2.0 (needs its checkpoint)
     python scripts/evaluate.py --stages             # a row per post-processing stage, each adding one
+    python scripts/evaluate.py --set eval           # the clips of samples/eval/ (scripts/make_eval_set.py:
+                                                    # scoring only, never tuning) or samples/calib/
 
 Prints a Markdown table (pasted into the README). For each clip a second row,
 "skeleton floor", scores the ground truth itself after it is put through our
@@ -78,6 +80,9 @@ def main() -> int:
     ap.add_argument("--checkpoint", default=None, help="hmr2: checkpoint file (default: the usual places)")
     ap.add_argument("--smoothing", default="standard", help="off, light, standard, strong")
     ap.add_argument("--stages", action="store_true", help="a row per post-processing stage, each adding one")
+    ap.add_argument("--set", dest="clip_set", choices=("samples", "eval", "calib"), default="samples",
+                    help="the clips scored: samples/*, or the evaluation or calibration renders "
+                         "(samples/eval/, samples/calib/: scripts/make_eval_set.py)")
     args = ap.parse_args()
     rows = []
     if args.pred:
@@ -91,7 +96,8 @@ def main() -> int:
         from mocap.pipeline import capture as run_capture
 
         stages = STAGES if args.stages else (("", {"smoothing": args.smoothing}),)
-        for gt_path in sorted((ROOT / "samples").glob("*_gt.npz")):
+        folder = ROOT / "samples" / ("" if args.clip_set == "samples" else args.clip_set)
+        for gt_path in sorted(folder.glob("*_gt.npz")):
             video = gt_path.with_name(gt_path.name.replace("_gt.npz", ".mp4"))
             gt = load_ground_truth(gt_path)
             if not video.exists():

@@ -23,7 +23,9 @@ then two standing jumps forward, 5 s at 30 fps; ~10 min on 2 CPU cores):
 
     .venv/bin/python scripts/make_sample.py
 
-(`--gt-only --out-dir DIR` recomputes just the ground-truth .npz, in seconds.)
+(`--gt-only --out-dir DIR` recomputes just the ground-truth .npz, in seconds.
+`--phenotype`, `--colours` and `--scale` change the body, its clothes and its
+size, `--margin` the framing; scripts/make_eval_set.py uses them.)
 
 Needs numpy, scipy, pillow, av (PyAV), anny (pulls torch; CPU is fine), bpy
 (Blender as a Python module) and, for the final check only, mediapipe; the
@@ -47,6 +49,7 @@ Conventions used throughout (the why behind every axis flip below):
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tempfile
 import time
@@ -502,7 +505,8 @@ def _principled(bpy, name, colour, roughness=0.6):
     return mat
 
 
-def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
+def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples, colours=None):
+    """colours: part name -> linear RGB for the body (default PARTS)."""
     import bpy
     from mathutils import Matrix
 
@@ -569,7 +573,7 @@ def build_scene(body: Body, world_from_cam, lens_mm, sensor_mm, size, samples):
     floor.data.materials.append(mat)
     scene.collection.objects.link(floor)
 
-    mesh = add_body(scene, body)
+    mesh = add_body(scene, body, colours=colours)
 
     # camera: OpenCV (x right, y down, z fwd) -> Blender camera (x, -y, -z)
     cam_data = bpy.data.cameras.new("camera")
@@ -765,6 +769,14 @@ def main(argv=None):
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--bvh", default=DEFAULT_BVH, help="CMU BVH file")
     ap.add_argument("--unit", type=float, default=CMU_UNIT_M, help="metres per BVH unit")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="uniform size of the actor (skeleton and motion; 1 = the CMU actor)")
+    ap.add_argument("--phenotype", type=json.loads, default=None,
+                    help='anny phenotype as JSON, e.g. \'{"gender": 1.0, "weight": 0.4}\' '
+                         "(each in [0, 1]; default: anny's average adult)")
+    ap.add_argument("--colours", type=json.loads, default=None,
+                    help='overrides of the PARTS colours (linear RGB) as JSON, '
+                         'e.g. \'{"shirt": [0.1, 0.2, 0.6]}\'')
     ap.add_argument("--start", type=int, default=1000, help="first BVH frame of the clip")
     ap.add_argument("--frames", type=int, default=150, help="video frames to render")
     ap.add_argument("--fps", type=float, default=30.0, help="video frame rate")
@@ -776,6 +788,9 @@ def main(argv=None):
     ap.add_argument("--azimuth", type=float, default=50.0,
                     help="camera direction from the clip centre, degrees about +Y from -Z")
     ap.add_argument("--cam-height", type=float, default=1.4, help="camera height above the floor, m")
+    ap.add_argument("--margin", type=float, default=0.05,
+                    help="smallest gap between the body and the image border, as a fraction of "
+                         "the image size, in the frame where it is closest (sets the camera distance)")
     ap.add_argument("--samples", type=int, default=4, help="Cycles samples per pixel (denoised)")
     ap.add_argument("--crf", type=int, default=18, help="x264 quality (lower = bigger file)")
     ap.add_argument("--still", type=int, default=None,
@@ -787,6 +802,12 @@ def main(argv=None):
                     help="only compute and write <name>_gt.npz into --out-dir (no rendering)")
     ap.add_argument("--no-mediapipe", action="store_true", help="skip the MediaPipe check")
     args = ap.parse_args(argv)
+    colours = None
+    if args.colours is not None:
+        unknown = set(args.colours) - set(PARTS)
+        if unknown:
+            ap.error(f"--colours: unknown parts {sorted(unknown)}; known: {list(PARTS)}")
+        colours = {**PARTS, **{k: tuple(float(c) for c in v) for k, v in args.colours.items()}}
 
     out_dir = Path(args.out_dir)
     log = lambda *a: print(*a, flush=True)
@@ -795,7 +816,7 @@ def main(argv=None):
         return
 
     # 1. motion -> ground-truth joints (metres, BVH world)
-    bvh = read_bvh(args.bvh, units=args.unit)
+    bvh = read_bvh(args.bvh, units=args.unit * args.scale)
     skeleton = bvh.skeleton
     # BVH writers round the frame time (".0083333" for 1/120 s): snap the rate
     # to the nearest integer so 120 -> 30 fps picks every 4th frame exactly
@@ -811,7 +832,7 @@ def main(argv=None):
 
     # 2. body mesh skinned to the mocap skeleton
     t0 = time.time()
-    body, _, _ = bind_body(skeleton, load_anny())
+    body, _, _ = bind_body(skeleton, load_anny(args.phenotype))
     verts = np.stack([skin(body, R[t], P[t]) for t in range(args.frames)])
     log(f"body: {verts.shape[1]} vertices, {len(body.faces)} triangles ({time.time() - t0:.0f} s)")
 
@@ -821,18 +842,26 @@ def main(argv=None):
     origin = np.array([P[0, 0, 0], floor_y, P[0, 0, 2]])
     P = P - origin
     verts = verts - origin
-    log(f"floor at BVH height {floor_y / args.unit:.2f} units; root starts at {P[0, 0]} m")
+    log(f"floor at BVH height {floor_y / (args.unit * args.scale):.2f} units; root starts at {P[0, 0]} m")
 
     # 3. camera
     size = (args.width, args.height)
     sensor = 36.0
     K = intrinsics(args.lens, sensor, *size)
-    world_from_cam = place_camera(verts, K, size, args.azimuth, args.cam_height)
+    world_from_cam = place_camera(verts, K, size, args.azimuth, args.cam_height, margin=args.margin)
     cam_from_world = np.linalg.inv(world_from_cam)
     joints_cam = P @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
     dist = np.linalg.norm(world_from_cam[:3, 3] - P[:, 0].mean(0))
     log(f"camera at {world_from_cam[:3, 3]} m (world), {dist:.2f} m from the mean root; "
         f"f = {K[0, 0]:.1f} px")
+    # the body's box in the image, per frame (u0, v0, u1, v1): for the log and callers
+    uv_body, _ = project(K, cam_from_world, verts[:, ::7])
+    body_box = np.concatenate([uv_body.min(1), uv_body.max(1)], axis=1)
+    body_h = body_box[:, 3] - body_box[:, 1]
+    log(f"body in the image: {body_h.min():.0f}-{body_h.max():.0f} px tall "
+        f"({body_h.min() / size[1] * 100:.0f}-{body_h.max() / size[1] * 100:.0f}% of the height); "
+        f"all frames within u {body_box[:, 0].min():.0f}..{body_box[:, 2].max():.0f}, "
+        f"v {body_box[:, 1].min():.0f}..{body_box[:, 3].max():.0f}")
 
     # 4. ground truth
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -851,11 +880,12 @@ def main(argv=None):
         source=np.array(source, dtype=np.str_),
     )
     log(f"wrote {gt_path}")
+    summary = dict(gt=gt_path, body_box=body_box)
     if args.gt_only:
-        return
+        return summary
 
     # 5. render + encode
-    scene, mesh = build_scene(body, world_from_cam, args.lens, sensor, size, args.samples)
+    scene, mesh = build_scene(body, world_from_cam, args.lens, sensor, size, args.samples, colours)
     # rendered PNGs go to --work-dir, or to a temporary folder that is removed
     # once the video is written (and kept if anything fails)
     frame_dir = Path(args.work_dir or tempfile.mkdtemp(prefix=f"{args.name}_frames_"))
@@ -871,6 +901,7 @@ def main(argv=None):
 
     # 6. checks
     check_outputs(out_dir, args.name, Path(args.debug_dir), not args.no_mediapipe, log)
+    return summary
 
 
 if __name__ == "__main__":
