@@ -880,7 +880,7 @@ def main(argv=None):
         source=np.array(source, dtype=np.str_),
     )
     log(f"wrote {gt_path}")
-    summary = dict(gt=gt_path, body_box=body_box)
+    summary = {"gt": gt_path, "body_box": body_box}
     if args.gt_only:
         return summary
 
