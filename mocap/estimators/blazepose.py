@@ -133,9 +133,14 @@ class _Interpreter:
         world[:, :2] = world[:, :2] @ axes.T  # the crop's orientation -> the camera's
         look = None
         if presence >= MIN_PRESENCE:
-            inside = cv2.warpAffine(np.full(image.shape[:2], 255, np.uint8), M, (CROP, CROP),
-                                    flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
-            mask = (self._net.get_tensor(self._mask)[0, :, :, 0] > 0) & (inside > 0)
+            mask = self._net.get_tensor(self._mask)[0, :, :, 0] > 0
+            H, W = image.shape[:2]
+            corners = M @ np.array([[0, 0, 1], [CROP - 1, 0, 1], [0, CROP - 1, 1], [CROP - 1, CROP - 1, 1.0]]).T
+            if not ((corners >= 0).all() and (corners[0] <= W - 1).all() and (corners[1] <= H - 1).all()):
+                # The crop reaches past the image: only the pixels that come from it count.
+                inside = cv2.warpAffine(np.full((H, W), 255, np.uint8), M, (CROP, CROP),
+                                        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0)
+                mask &= inside > 0
             look = look_of(crop, mask, raw[:, :2])
         return Landmarks(pixels, visibility, world, presence, look)
 
