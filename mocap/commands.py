@@ -174,6 +174,9 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, refere
               help="hmr2: crops per network call.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
               show_default=True, help="hmr2: auto is bf16 on a GPU, fp32 on a CPU.")
+@click.option("--fit", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="on: each person gets their own proportions (bone lengths measured over the clip, "
+                   "carried into every file's skeleton). off: the neutral skeleton, as before.")
 @click.option("--smoothing", type=click.Choice(["off", "light", "standard", "strong"]), default="standard",
               show_default=True, help="Temporal smoothing of the joint rotations and root (zero-phase, on "
                                       "quaternions): light keeps fast moves sharpest, strong suits slow noisy footage.")
@@ -284,7 +287,7 @@ def _check_run_params(params: dict) -> None:
         raise click.BadParameter("give the lens too (--lens-mm)", param_hint="--sensor-mm")
 
 
-def run_request(video, outs, backend, checkpoint, smpl, device, batch_size, precision, smoothing, causal, foot_lock,
+def run_request(video, outs, backend, checkpoint, smpl, device, batch_size, precision, fit, smoothing, causal, foot_lock,
                 root_motion, ground, focal, lens_mm, sensor_mm, fov, start, end, detector, detector_weights,
                 detect_fps, min_seconds, persons, split, rig, rig_file, rig_map, target, up, units, mesh,
                 reference_pose, preview, workers, progress_kind, log_path) -> RunRequest:
@@ -299,7 +302,7 @@ def run_request(video, outs, backend, checkpoint, smpl, device, batch_size, prec
     options = RunOptions(backend=backend, fov=fov, focal=focal, start=start, end=end, workers=workers,
                          detector=detector, detector_weights=detector_weights, detect_fps=detect_fps,
                          min_seconds=min_seconds, persons=persons, split=split, preview=preview,
-                         checkpoint=checkpoint, smpl=smpl, smoothing=smoothing, ground=ground, foot_lock=foot_lock,
+                         checkpoint=checkpoint, smpl=smpl, fit=fit, smoothing=smoothing, ground=ground, foot_lock=foot_lock,
                          causal=causal, root_motion=root_motion, lens_mm=lens_mm, sensor_mm=sensor_mm,
                          device=device, batch_size=batch_size, precision=precision, export=export)
     return RunRequest(video, outs, options, progress_kind, log_path)

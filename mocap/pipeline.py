@@ -29,6 +29,7 @@ from .export import ExportOptions, check_mesh, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Scene
 from .progress import NullProgress, Progress
+from .proportions import body_lengths, proportioned
 from .skeleton import Skeleton, skeleton_for_body
 from .smooth import SMOOTHING_SECONDS
 from .solve import CleanupOptions, ground_from_estimates, solve_motion
@@ -55,6 +56,7 @@ class RunOptions:
     detector_weights: str | None = None  # model file for detectors that need one
     min_seconds: float = 1.0  # people seen for less time than this are dropped
     detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
+    fit: str = "on"  # on: each person's own proportions (mocap.proportions); off: the neutral skeleton
     smoothing: str = "standard"  # off, light, standard, strong (mocap.smooth.SMOOTHING_SECONDS)
     causal: bool = False  # smooth with the One Euro filter (no look-ahead) instead of the offline Gaussian
     ground: bool = False  # world up and floor (Y = 0) from the feet, instead of a level camera
@@ -171,7 +173,7 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
     body = body_model_for(options, models)
     if cleanup.ground:
         camera = Camera(camera.K, camera.image_size, ground_from_estimates(per_person, skeleton))
-    motions = _solve(per_person, camera, skeleton, body, info.fps, cleanup, progress)
+    motions = _solve(per_person, camera, skeleton, body, info.fps, cleanup, progress, options.fit == "on")
     timer.add("solve", t)
     if not motions:
         raise NoPersonError(f"{video_path}: no person found in the video")
@@ -249,9 +251,11 @@ def check_decoded(video_path, info: video.VideoInfo, options: RunOptions, frames
 
 
 def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Skeleton, body, fps: float,
-           options: CleanupOptions, progress: Progress) -> dict:
+           options: CleanupOptions, progress: Progress, fit: bool = True) -> dict:
     """Each person's world motion (track id -> :class:`~mocap.motion.Motion`), on the skeleton of
-    their body shape when there is a ``body`` model; ``per_person`` is emptied as they are solved
+    their body shape when there is a ``body`` model and the backend estimates shape; else, with
+    ``fit``, on the skeleton with the bone lengths the backend measured over the clip
+    (:func:`mocap.proportions.proportioned`). ``per_person`` is emptied as they are solved
     (each piece is let go of once its person is done: memory flat with the number of people)."""
     progress.start("solve", len(per_person))
     motions = {}
@@ -265,6 +269,8 @@ def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Ske
             # One body per person: the median of the per-chunk shape estimates.
             est.betas = np.median(betas, axis=0)
             shaped = skeleton_for_body(est.betas, body)
+        elif fit and est.lengths is not None:
+            shaped = proportioned(skeleton, body_lengths(est.lengths[est.confidence > 0]))
         motion = solve_motion(est, camera, shaped, fps, SMOOTHING_SECONDS[options.smoothing],
                               options.foot_lock, options.causal)
         del est

@@ -13,8 +13,9 @@ sliding and root position error.
 
 Prints a Markdown table (pasted into the README). For each clip a second row,
 "skeleton floor", scores the ground truth itself after it is put through our
-inverse kinematics onto the neutral skeleton: the error no estimator can go
-below, because CMU's joint centres and proportions are not our skeleton's.
+inverse kinematics onto our skeleton given the truth's own part lengths
+(mocap.proportions): the error no estimator can go below, because CMU's joint
+centres are not where our skeleton's joints sit relative to each other.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
-from mocap.metrics import (evaluate_motion, evaluate_people, evaluate_scene, format_table,  # noqa: E402
-                           load_ground_truth)
+from mocap.metrics import (CMU_TO_SMPL, evaluate_motion, evaluate_people, evaluate_scene,  # noqa: E402
+                           format_table, load_ground_truth)
 from mocap.motion import load_npz  # noqa: E402
+from mocap.proportions import part_lengths, proportioned  # noqa: E402
 from mocap.skeleton import forward_kinematics, neutral_skeleton  # noqa: E402
 
 
@@ -57,7 +59,8 @@ def cmu_as_landmarks(gt: dict) -> np.ndarray:
 
 
 def skeleton_floor(gt: dict) -> dict:
-    sk = neutral_skeleton()
+    names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
+    sk = proportioned(neutral_skeleton(), np.median(part_lengths(gt["joints_camera"], names), axis=0))
     glob = mpp.global_rotations_from_landmarks(cmu_as_landmarks(gt), sk)
     pos, _ = forward_kinematics(mpp.local_from_global(glob, sk.parents), np.zeros((len(glob), 3)), sk)
     scores = evaluate_motion(pos, gt["times"], sk.names, gt)
@@ -66,10 +69,11 @@ def skeleton_floor(gt: dict) -> dict:
 
 # The post-processing stages, each row adding one to the one before (--stages).
 STAGES = (
-    ("raw", {"off_centre": False, "smoothing": "off", "foot_lock": False}),
-    ("+ off-centre correction", {"off_centre": True, "smoothing": "off", "foot_lock": False}),
-    ("+ smoothing (standard)", {"off_centre": True, "smoothing": "standard", "foot_lock": False}),
-    ("+ foot lock (default)", {"off_centre": True, "smoothing": "standard", "foot_lock": True}),
+    ("raw", {"off_centre": False, "smoothing": "off", "foot_lock": False, "fit": "off"}),
+    ("+ off-centre correction", {"off_centre": True, "smoothing": "off", "foot_lock": False, "fit": "off"}),
+    ("+ smoothing (standard)", {"off_centre": True, "smoothing": "standard", "foot_lock": False, "fit": "off"}),
+    ("+ foot lock", {"off_centre": True, "smoothing": "standard", "foot_lock": True, "fit": "off"}),
+    ("+ own proportions (--fit on: the default)", {}),
     ("+ the true focal length (--focal)", {"focal": "gt"}),
 )
 def main() -> int:

@@ -62,6 +62,8 @@ class Estimates:
         confidence: (T,) in [0, 1]; 0 where the person was not found.
         keypoints: (T, K, 3) image keypoints: pixel x, pixel y, visibility (backend's layout).
         betas: (10,) body shape (zeros when the backend does not estimate it).
+        lengths: (T, len(:data:`mocap.proportions.BONES`)) the body's bone lengths seen on each
+            frame, metres, NaN where not seen; None when the backend does not measure them.
     """
 
     times: np.ndarray
@@ -70,6 +72,7 @@ class Estimates:
     confidence: np.ndarray
     keypoints: np.ndarray
     betas: np.ndarray
+    lengths: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -83,8 +86,9 @@ class Estimates:
         if len(parts) == 1:
             return parts[0]
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        lengths = cat("lengths") if all(p.lengths is not None for p in parts) else None
         return Estimates(cat("times"), cat("rotations"), cat("root_camera"), cat("confidence"),
-                         cat("keypoints"), parts[-1].betas)
+                         cat("keypoints"), parts[-1].betas, lengths)
 
 
     def compact(self) -> "Estimates":
@@ -92,7 +96,7 @@ class Estimates:
         rotations in float32 (finer than any estimate) and no keypoints ((T, 0, 3): they
         serve only to check each chunk against the person's box, before this)."""
         return Estimates(self.times, self.rotations.astype(np.float32), self.root_camera, self.confidence,
-                         np.zeros((self.num_frames, 0, 3), np.float32), self.betas)
+                         np.zeros((self.num_frames, 0, 3), np.float32), self.betas, self.lengths)
 
 
 class BodyEstimator(Protocol):

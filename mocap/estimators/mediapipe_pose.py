@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from ..camera import ray_rotation, solve_translation
+from ..proportions import BONES
 from ..rotations import align_axes, blend, normalize, swing
 from ..skeleton import JOINT, Skeleton
 from ..registry import Check
@@ -147,7 +148,51 @@ def landmarks_to_estimates(
         pelvis_from_hips = -0.5 * (offs[JOINT["left_hip"]] + offs[JOINT["right_hip"]])
         root[found] = hips_cam + glob[:, 0] @ pelvis_from_hips
         confidence[found] = vis[:, BODY].mean(axis=1)
-    return Estimates(times, rotations, root, confidence, pixels, np.zeros(10))
+    lengths = np.full((T, len(BONES)), np.nan)
+    if found.any():
+        lengths[found] = joint_lengths(world[found], pixels[found, :, 2])
+    return Estimates(times, rotations, root, confidence, pixels, np.zeros(10), lengths)
+
+
+# The landmarks whose distance measures each of :data:`mocap.proportions.BONES`; a pair of pairs
+# is mid-point to mid-point.
+_BONE_LANDMARKS = (
+    (L_HIP, R_HIP), (L_SHOULDER, R_SHOULDER), ((L_HIP, R_HIP), (L_SHOULDER, R_SHOULDER)),
+    (L_HIP, L_KNEE), (R_HIP, R_KNEE), (L_KNEE, L_ANKLE), (R_KNEE, R_ANKLE),
+    (L_SHOULDER, L_ELBOW), (R_SHOULDER, R_ELBOW), (L_ELBOW, L_WRIST), (R_ELBOW, R_WRIST),
+)
+# Joint length / landmark length, per bone of BONES. BlazePose's landmarks are not a skeleton's
+# joints: its hips sit ~50 % wider apart, its torso is ~25 % longer and its forearms ~20 %
+# longer, its shoulders ~10 % narrower and its upper arms ~10 % shorter. Measured
+# on the calibration renders only (scripts/calibrate_proportions.py, which prints this table),
+# never on the clips the accuracy is reported on.
+JOINT_FROM_LANDMARK = np.array([
+    0.66, 1.12, 0.81, 1.01, 1.01, 1.13, 1.13, 1.11, 1.11, 0.84, 0.84,
+])  # fmt: skip
+MIN_VISIBILITY = 0.5  # both ends of a bone at least this visible for it to be measured
+
+
+def landmark_lengths(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """The distances between the landmarks that stand for each bone of :data:`BONES`.
+
+    Args:
+        world: (T, 33, 3) metric landmarks; visibility: (T, 33) in [0, 1].
+    Returns:
+        (T, len(BONES)) metres, NaN where an end is less than ``MIN_VISIBILITY`` visible.
+    """
+    out = np.empty((len(world), len(_BONE_LANDMARKS)))
+    for k, (a, b) in enumerate(_BONE_LANDMARKS):
+        ends = [np.atleast_1d(e) for e in (a, b)]
+        at = [world[:, e].mean(axis=1) for e in ends]
+        seen = np.all([visibility[:, e].min(axis=1) >= MIN_VISIBILITY for e in ends], axis=0)
+        out[:, k] = np.where(seen, np.linalg.norm(at[0] - at[1], axis=-1), np.nan)
+    return out
+
+
+def joint_lengths(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """(T, len(BONES)) the skeleton's bone lengths, metres, from landmarks (:func:`landmark_lengths`,
+    shapes as there) mapped to the joints' definitions by :data:`JOINT_FROM_LANDMARK`."""
+    return landmark_lengths(world, visibility) * JOINT_FROM_LANDMARK
 
 
 def local_from_global(glob: np.ndarray, parents) -> np.ndarray:

@@ -182,4 +182,4 @@ def keep_from(est: Estimates, start: float) -> Estimates:
     if keep.all():
         return est
     return Estimates(est.times[keep], est.rotations[keep], est.root_camera[keep], est.confidence[keep],
-                     est.keypoints[keep], est.betas)
+                     est.keypoints[keep], est.betas, None if est.lengths is None else est.lengths[keep])
