@@ -174,9 +174,11 @@ def _make_export_options(rig, rig_file, rig_map, target, up, units, mesh, refere
               help="hmr2: crops per network call.")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto",
               show_default=True, help="hmr2: auto is bf16 on a GPU, fp32 on a CPU.")
-@click.option("--fit", type=click.Choice(["on", "off"]), default="on", show_default=True,
+@click.option("--fit", type=click.Choice(["on", "proportions", "off"]), default="on", show_default=True,
               help="on: each person gets their own proportions (bone lengths measured over the clip, "
-                   "carried into every file's skeleton). off: the neutral skeleton, as before.")
+                   "carried into every file's skeleton) and their pose is fitted to their 2D joints over the "
+                   "whole clip (smooth, planted feet still). proportions: the proportions only. off: the "
+                   "neutral skeleton, no fit (the previous default).")
 @click.option("--smoothing", type=click.Choice(["off", "light", "standard", "strong"]), default="standard",
               show_default=True, help="Temporal smoothing of the joint rotations and root (zero-phase, on "
                                       "quaternions): light keeps fast moves sharpest, strong suits slow noisy footage.")

@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# The joints every common skeleton agrees on: limbs only (head and spine joints
-# sit at different places in different rigs).
-EVAL_JOINTS = (
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-)  # fmt: skip
+from .skeleton import LIMB_JOINTS as EVAL_JOINTS  # the joints accuracy is measured on
 
 # CMU BVH (cgspeed conversion) joint names for those SMPL joints.
 CMU_TO_SMPL = {

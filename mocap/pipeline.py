@@ -29,6 +29,7 @@ from .export import ExportOptions, check_mesh, check_output_path, export_scene
 from .fileio import check_writable
 from .motion import Camera, Scene
 from .progress import NullProgress, Progress
+from .fit import fit_person
 from .proportions import body_lengths, proportioned
 from .skeleton import Skeleton, skeleton_for_body
 from .smooth import SMOOTHING_SECONDS
@@ -56,7 +57,8 @@ class RunOptions:
     detector_weights: str | None = None  # model file for detectors that need one
     min_seconds: float = 1.0  # people seen for less time than this are dropped
     detect_fps: float = 10.0  # run the detector at most this often; 0: on every frame
-    fit: str = "on"  # on: each person's own proportions (mocap.proportions); off: the neutral skeleton
+    fit: str = "on"  # on: own proportions (mocap.proportions) and the pose fitted to the 2D joints (mocap.fit);
+    # proportions: own proportions only; off: the neutral skeleton, no fit
     smoothing: str = "standard"  # off, light, standard, strong (mocap.smooth.SMOOTHING_SECONDS)
     causal: bool = False  # smooth with the One Euro filter (no look-ahead) instead of the offline Gaussian
     ground: bool = False  # world up and floor (Y = 0) from the feet, instead of a level camera
@@ -169,12 +171,10 @@ def capture(video_path, options: RunOptions | None = None, progress: Progress | 
             if not people:
                 raise NoPersonError(f"{video_path}: no person seen for at least {detect.min_seconds:g} s")
         per_person = _estimate(video_path, info, options, people, skeleton, camera.K, models, progress, timer)
-    t = time.perf_counter()
+    t, fit_before = time.perf_counter(), timer.seconds["fit"]
     body = body_model_for(options, models)
-    if cleanup.ground:
-        camera = Camera(camera.K, camera.image_size, ground_from_estimates(per_person, skeleton))
-    motions = _solve(per_person, camera, skeleton, body, info.fps, cleanup, progress, options.fit == "on")
-    timer.add("solve", t)
+    motions, camera = _solve(per_person, camera, skeleton, body, info.fps, cleanup, progress, options.fit, timer)
+    timer.add("solve", t + timer.seconds["fit"] - fit_before)  # the fit is its own stage
     if not motions:
         raise NoPersonError(f"{video_path}: no person found in the video")
     motions, world_from_camera = apply_root_motion(motions, camera.world_from_camera, cleanup.root_motion)
@@ -251,14 +251,19 @@ def check_decoded(video_path, info: video.VideoInfo, options: RunOptions, frames
 
 
 def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Skeleton, body, fps: float,
-           options: CleanupOptions, progress: Progress, fit: bool = True) -> dict:
-    """Each person's world motion (track id -> :class:`~mocap.motion.Motion`), on the skeleton of
-    their body shape when there is a ``body`` model and the backend estimates shape; else, with
-    ``fit``, on the skeleton with the bone lengths the backend measured over the clip
-    (:func:`mocap.proportions.proportioned`). ``per_person`` is emptied as they are solved
-    (each piece is let go of once its person is done: memory flat with the number of people)."""
+           options: CleanupOptions, progress: Progress, fit: str = "on", timer: _Timer | None = None
+           ) -> tuple[dict, Camera]:
+    """Each person's world motion (track id -> :class:`~mocap.motion.Motion`), and the camera (with
+    ``options.ground``, its floor found under everyone's feet, :func:`mocap.solve.ground_from_estimates`).
+
+    Each person is on the skeleton of their body shape when there is a ``body`` model and the
+    backend estimates shape; else, unless ``fit`` is "off", on the skeleton with the bone lengths
+    the backend measured over the clip (:func:`mocap.proportions.proportioned`); with ``fit`` "on",
+    their pose is fitted to their 2D joints first (:func:`mocap.fit.fit_person`, timed as "fit").
+    ``per_person`` is emptied as they are solved (each piece is let go of once its person is done:
+    memory flat with the number of people)."""
     progress.start("solve", len(per_person))
-    motions = {}
+    people = {}
     for tid in sorted(per_person):
         chunks = per_person.pop(tid)
         betas = [c.betas for c in chunks if c.num_frames]
@@ -269,8 +274,19 @@ def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Ske
             # One body per person: the median of the per-chunk shape estimates.
             est.betas = np.median(betas, axis=0)
             shaped = skeleton_for_body(est.betas, body)
-        elif fit and est.lengths is not None:
+        elif fit != "off" and est.lengths is not None:
             shaped = proportioned(skeleton, body_lengths(est.lengths[est.confidence > 0]))
+        if fit == "on":
+            t = time.perf_counter()
+            est = fit_person(est, camera.K, shaped, camera.world_from_camera, fps)
+            if timer is not None:
+                timer.add("fit", t)
+        people[tid] = (est, shaped)
+    if options.ground:
+        camera = Camera(camera.K, camera.image_size, ground_from_estimates(people.values()))
+    motions = {}
+    for tid in sorted(people):
+        est, shaped = people.pop(tid)
         motion = solve_motion(est, camera, shaped, fps, SMOOTHING_SECONDS[options.smoothing],
                               options.foot_lock, options.causal)
         del est
@@ -278,7 +294,7 @@ def _solve(per_person: dict[int, list[Estimates]], camera: Camera, skeleton: Ske
             motions[tid] = motion
         progress.advance("solve")
     progress.finish("solve")
-    return motions
+    return motions, camera
 
 
 def follow_people(video_path, info: video.VideoInfo, options: RunOptions, progress: Progress,

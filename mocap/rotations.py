@@ -73,8 +73,9 @@ def swing(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix().reshape(*shape, 3, 3)
 
 
-def blend(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Slerp between two stacks of rotations (..., 3, 3) at fraction ``t`` (0 → a, 1 → b)."""
+def blend(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
+    """Slerp between two stacks of rotations (..., 3, 3) at fraction ``t`` (0 → a, 1 → b): a number,
+    or one per rotation, shaped (N, 1) for the N = prod(...) rotations in order."""
     rel = np.swapaxes(a, -1, -2) @ b
     shape = rel.shape[:-2]
     rv = Rotation.from_matrix(rel.reshape(-1, 3, 3)).as_rotvec() * t

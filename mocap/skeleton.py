@@ -29,6 +29,13 @@ SMPL_PARENTS: tuple[int, ...] = (
 NUM_JOINTS = 24
 JOINT = {name: i for i, name in enumerate(SMPL_JOINT_NAMES)}
 
+# The limb joints every common skeleton agrees on (head and spine joints sit at different places
+# in different rigs): what accuracy is measured on, and what 2D joints are fitted to.
+LIMB_JOINTS: tuple[str, ...] = (
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+)  # fmt: skip
+
 
 @dataclass(frozen=True, eq=False)
 class Skeleton:

@@ -6,6 +6,7 @@ smoothed, feet locked); and the floor under everyone's feet for ``--ground``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
@@ -81,17 +82,20 @@ def solve_motion(est: Estimates, camera: Camera, skeleton: Skeleton, fps: float,
 FOOT_JOINTS = ("left_ankle", "right_ankle", "left_foot", "right_foot")
 
 
-def ground_from_estimates(per_person: dict[int, list[Estimates]], skeleton: Skeleton) -> np.ndarray:
-    """(4, 4) world_from_camera with the floor under everyone's feet at Y = 0 (see :mod:`mocap.world`)."""
+def ground_from_estimates(people: Iterable[tuple[Estimates, Skeleton]]) -> np.ndarray:
+    """(4, 4) world_from_camera with the floor under everyone's feet at Y = 0 (see :mod:`mocap.world`).
+
+    Args:
+        people: each person's camera-frame estimates and the skeleton they are on.
+    """
     from .world import fit_ground, world_from_ground
 
-    idx = [skeleton.names.index(n) for n in FOOT_JOINTS]
     feet = []
-    for chunks in per_person.values():
-        for est in chunks:
-            seen = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
-            if seen.any():
-                feet.append(joint_positions(est.rotations, est.root_camera, skeleton, idx)[seen])
+    for est, skeleton in people:
+        idx = [skeleton.names.index(n) for n in FOOT_JOINTS]
+        seen = (est.confidence > 0) & np.all(np.isfinite(est.root_camera), axis=1)
+        if seen.any():
+            feet.append(joint_positions(est.rotations, est.root_camera, skeleton, idx)[seen])
     try:
         return world_from_ground(*fit_ground(np.concatenate(feet) if feet else np.zeros((0, 4, 3))))
     except ValueError as exc:

@@ -73,7 +73,8 @@ STAGES = (
     ("+ off-centre correction", {"off_centre": True, "smoothing": "off", "foot_lock": False, "fit": "off"}),
     ("+ smoothing (standard)", {"off_centre": True, "smoothing": "standard", "foot_lock": False, "fit": "off"}),
     ("+ foot lock", {"off_centre": True, "smoothing": "standard", "foot_lock": True, "fit": "off"}),
-    ("+ own proportions (--fit on: the default)", {}),
+    ("+ own proportions (--fit proportions)", {"fit": "proportions"}),
+    ("+ fit to the 2D joints (--fit on: the default)", {}),
     ("+ the true focal length (--focal)", {"focal": "gt"}),
 )
 def main() -> int:

@@ -64,6 +64,9 @@ class Estimates:
         betas: (10,) body shape (zeros when the backend does not estimate it).
         lengths: (T, len(:data:`mocap.proportions.BONES`)) the body's bone lengths seen on each
             frame, metres, NaN where not seen; None when the backend does not measure them.
+        joints_2d: (T, len(:data:`mocap.skeleton.LIMB_JOINTS`), 3) where the skeleton's limb joints
+            are seen in the image: pixel x, pixel y and a weight in [0, 1], from a 2D detection
+            independent of the 3D pose (what :mod:`mocap.fit` fits to); None when there is none.
     """
 
     times: np.ndarray
@@ -73,6 +76,7 @@ class Estimates:
     keypoints: np.ndarray
     betas: np.ndarray
     lengths: np.ndarray | None = None
+    joints_2d: np.ndarray | None = None
 
     @property
     def num_frames(self) -> int:
@@ -86,9 +90,9 @@ class Estimates:
         if len(parts) == 1:
             return parts[0]
         cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
-        lengths = cat("lengths") if all(p.lengths is not None for p in parts) else None
+        both = lambda name: cat(name) if all(getattr(p, name) is not None for p in parts) else None  # noqa: E731
         return Estimates(cat("times"), cat("rotations"), cat("root_camera"), cat("confidence"),
-                         cat("keypoints"), parts[-1].betas, lengths)
+                         cat("keypoints"), parts[-1].betas, both("lengths"), both("joints_2d"))
 
 
     def compact(self) -> "Estimates":
@@ -96,7 +100,7 @@ class Estimates:
         rotations in float32 (finer than any estimate) and no keypoints ((T, 0, 3): they
         serve only to check each chunk against the person's box, before this)."""
         return Estimates(self.times, self.rotations.astype(np.float32), self.root_camera, self.confidence,
-                         np.zeros((self.num_frames, 0, 3), np.float32), self.betas, self.lengths)
+                         np.zeros((self.num_frames, 0, 3), np.float32), self.betas, self.lengths, self.joints_2d)
 
 
 class BodyEstimator(Protocol):

@@ -20,7 +20,7 @@ import numpy as np
 from ..camera import ray_rotation, solve_translation
 from ..proportions import BONES
 from ..rotations import align_axes, blend, normalize, swing
-from ..skeleton import JOINT, Skeleton
+from ..skeleton import JOINT, LIMB_JOINTS, Skeleton
 from ..registry import Check
 from . import BACKENDS, Backend, EstimateOptions, Estimates
 
@@ -149,9 +149,41 @@ def landmarks_to_estimates(
         root[found] = hips_cam + glob[:, 0] @ pelvis_from_hips
         confidence[found] = vis[:, BODY].mean(axis=1)
     lengths = np.full((T, len(BONES)), np.nan)
+    joints = np.zeros((T, len(LIMB_JOINTS), 3))
     if found.any():
         lengths[found] = joint_lengths(world[found], pixels[found, :, 2])
-    return Estimates(times, rotations, root, confidence, pixels, np.zeros(10), lengths)
+        joints[found] = joints_in_image(pixels[found])
+    return Estimates(times, rotations, root, confidence, pixels, np.zeros(10), lengths, joints)
+
+
+# The landmark of each of LIMB_JOINTS.
+_LIMB_LANDMARKS = {"left_hip": L_HIP, "right_hip": R_HIP, "left_knee": L_KNEE, "right_knee": R_KNEE,
+                   "left_ankle": L_ANKLE, "right_ankle": R_ANKLE, "left_shoulder": L_SHOULDER,
+                   "right_shoulder": R_SHOULDER, "left_elbow": L_ELBOW, "right_elbow": R_ELBOW,
+                   "left_wrist": L_WRIST, "right_wrist": R_WRIST}
+
+
+def joints_in_image(pixels: np.ndarray) -> np.ndarray:
+    """Where the skeleton's limb joints are in the image, from the landmarks: the landmarks
+    themselves, but the hips and the shoulders moved towards (or away from) their mid-point as
+    the calibrated widths have them (:data:`JOINT_FROM_LANDMARK`; the same factor in the image
+    as in 3D, exact for a body side-on to the ray).
+
+    Args:
+        pixels: (T, 33, 3) pixel x, pixel y, visibility.
+    Returns:
+        (T, len(LIMB_JOINTS), 3) pixel x, pixel y, weight (the visibility, in [0, 1]).
+    """
+    out = pixels[:, [_LIMB_LANDMARKS[j] for j in LIMB_JOINTS]].astype(np.float64)
+    out[..., 2] = np.clip(out[..., 2], 0.0, 1.0)
+    for left, right, bone in (("left_hip", "right_hip", "hip_width"),
+                              ("left_shoulder", "right_shoulder", "shoulder_width")):
+        a, b = LIMB_JOINTS.index(left), LIMB_JOINTS.index(right)
+        mid = 0.5 * (out[:, a, :2] + out[:, b, :2])
+        factor = JOINT_FROM_LANDMARK[BONES.index(bone)]
+        out[:, a, :2] = mid + factor * (out[:, a, :2] - mid)
+        out[:, b, :2] = mid + factor * (out[:, b, :2] - mid)
+    return out
 
 
 # The landmarks whose distance measures each of :data:`mocap.proportions.BONES`; a pair of pairs
@@ -167,7 +199,7 @@ _BONE_LANDMARKS = (
 # on the calibration renders only (scripts/calibrate_proportions.py, which prints this table),
 # never on the clips the accuracy is reported on.
 JOINT_FROM_LANDMARK = np.array([
-    0.66, 1.12, 0.81, 1.01, 1.01, 1.13, 1.13, 1.11, 1.11, 0.84, 0.84,
+    0.67, 1.11, 0.83, 1.00, 1.00, 1.12, 1.12, 1.11, 1.11, 0.84, 0.84,
 ])  # fmt: skip
 MIN_VISIBILITY = 0.5  # both ends of a bone at least this visible for it to be measured
 

@@ -182,4 +182,5 @@ def keep_from(est: Estimates, start: float) -> Estimates:
     if keep.all():
         return est
     return Estimates(est.times[keep], est.rotations[keep], est.root_camera[keep], est.confidence[keep],
-                     est.keypoints[keep], est.betas, None if est.lengths is None else est.lengths[keep])
+                     est.keypoints[keep], est.betas, None if est.lengths is None else est.lengths[keep],
+                     None if est.joints_2d is None else est.joints_2d[keep])
