@@ -37,7 +37,7 @@ STRICT = {"max_height": 0.05, "max_speed": 0.3, "window_seconds": 2.0}
 
 def detect_contacts(positions: np.ndarray, fps: float, max_height: float = MAX_HEIGHT,
                     max_speed: float = MAX_SPEED, window_seconds: float = FLOOR_WINDOW_SECONDS,
-                    min_seconds: float = 0.1) -> np.ndarray:
+                    min_seconds: float = 0.1, rays: np.ndarray | None = None) -> np.ndarray:
     """Which foot joints are planted on each frame.
 
     A joint is in contact when it is within ``max_height`` of the lowest it gets in a
@@ -48,6 +48,9 @@ def detect_contacts(positions: np.ndarray, fps: float, max_height: float = MAX_H
 
     Args:
         positions: (T, F, 3) foot joint positions, world Y-up, metres. fps: frame rate.
+        rays: (T, F, 3) directions from the camera to each joint (same frame), or None. With them
+            only the speed across the rays counts: along them is monocular depth, the noisiest
+            part of an estimate, where a planted foot seems to move most.
     Returns:
         (T, F) bool.
     """
@@ -61,7 +64,11 @@ def detect_contacts(positions: np.ndarray, fps: float, max_height: float = MAX_H
     lowest = minimum_filter1d(y, window, axis=0, mode="nearest")
     # Averaged so the level does not step, but never more than half the threshold above the lowest.
     low = np.minimum(uniform_filter1d(lowest, window, axis=0, mode="nearest"), lowest + max_height / 2)
-    step = np.linalg.norm(np.gradient(positions, axis=0), axis=-1) * fps  # (T, F) m/s, central differences
+    velocity = np.gradient(positions, axis=0) * fps  # (T, F, 3) m/s, central differences
+    if rays is not None:
+        along = rays / np.maximum(np.linalg.norm(rays, axis=-1, keepdims=True), 1e-9)
+        velocity = velocity - np.sum(velocity * along, axis=-1, keepdims=True) * along
+    step = np.linalg.norm(velocity, axis=-1)
     planted = (y - low < max_height) & (step < max_speed)
     n = max(1, int(round(min_seconds * fps)))
     structure = np.ones((2 * (n // 2) + 1, 1), bool)

@@ -9,7 +9,9 @@ intrinsics, while it
 
 - stays near the estimator's pose (the depth it cannot see in 2D comes from there),
 - moves smoothly (the acceleration of the root, knees, ankles, elbows and wrists), and
-- keeps planted feet still (contacts found on the fit's own first steps).
+- keeps planted feet still (contacts found on the fit's own first step, from the feet's height
+  and their speed across the camera's rays: the 2D joints make that speed sure, the depth
+  along the rays is not).
 
 It is a robust non-linear least-squares problem over every frame at once, solved by
 Gauss-Newton; the frames couple only to their neighbours, so the normal equations are
@@ -48,7 +50,8 @@ ACCEL_FPS = 30.0
 CONTACT = 1e6  # px² per m² of a planted foot's step
 ITERATIONS = 4
 DAMPING = 1e-3  # added to the normal equations' diagonal
-CONTACTS_FROM = 1  # contacts are found after this many steps (on the fitted, smoother motion)
+CONTACTS_FROM = 1  # contacts are found after this many steps (on the fitted, smoother motion) ...
+CONTACT_SPEED = 0.3  # ... where a foot moves slower than this across the camera's rays, m/s
 BLOCK = 240  # frames solved together ...
 OVERLAP = 30  # ... overlapping the next block by this many (eased from one to the other)
 
@@ -131,7 +134,8 @@ def fit_frames(rotations: np.ndarray, root: np.ndarray, joints_2d: np.ndarray, K
     for it in range(iterations):
         positions, glob = forward_kinematics(rotations, root, skeleton)
         if it == CONTACTS_FROM:
-            contacts = detect_contacts(positions[:, feet] @ up.T, fps)
+            world = positions[:, feet] @ up.T  # the camera at the origin: positions are also the rays
+            contacts = detect_contacts(world, fps, max_speed=CONTACT_SPEED, rays=world)
         # The normal equations, block-banded: frame t's block with frames t, t + 1, t + 2.
         normal = _Normal(T, n)
         _reprojection(normal, positions, targets, joints_2d, K, free, moves)

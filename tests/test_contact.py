@@ -95,8 +95,8 @@ def test_still_feet_and_a_jump():
 
 
 def test_depth_jitter_does_not_hide_a_planted_foot_when_the_rays_are_known():
-    """A planted foot 4 m in front of the camera whose estimate jitters 3 cm along the ray (monocular
-    depth) seems to move at ~0.6 m/s; across the rays it is still, and a step across them is seen."""
+    """A planted foot 4 m in front of the camera whose estimate jitters 5 cm along the ray (monocular
+    depth) seems to move at ~1 m/s; across the rays it is still, and a step across them is seen."""
     fps = 30.0
     rng = np.random.default_rng(0)
     feet = np.zeros((60, 4, 3))  # the camera at the origin, 1.2 m above the floor, looking along +Z
@@ -105,7 +105,7 @@ def test_depth_jitter_does_not_hide_a_planted_foot_when_the_rays_are_known():
     feet[:, :, 2] = 4.0
     feet[40:, 2:, 0] -= np.linspace(0, 0.6, 20)[:, None]  # the right foot steps sideways at 0.9 m/s
     depth = np.linalg.norm(feet, axis=-1, keepdims=True)
-    feet *= 1 + 0.03 * rng.standard_normal((60, 1, 1)) / depth  # 3 cm along each ray
-    assert not detect_contacts(feet, fps)[:35, :2].all()  # the depth jitter reads as movement
+    feet *= 1 + 0.05 * rng.standard_normal((60, 1, 1)) / depth  # 5 cm along each ray
+    assert not detect_contacts(feet, fps)[:, :2].all()  # the depth jitter reads as movement
     contacts = detect_contacts(feet, fps, max_speed=0.3, rays=feet)
     assert contacts[:, :2].all() and contacts[:35, 2:].all() and not contacts[45:55, 2:].any()
