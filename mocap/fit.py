@@ -146,7 +146,9 @@ def fit_frames(rotations: np.ndarray, root: np.ndarray, joints_2d: np.ndarray, K
         if contacts is not None:
             planted = contacts[1:] & contacts[:-1] & linked[:, None]
             if planted.any():
-                _planted(normal, positions, feet, free, moves, planted)
+                # Only the ankles are held: a planted foot pivots about them when the body turns.
+                held = [f for f, name in enumerate(CONTACT_JOINTS) if name.endswith("ankle")]
+                _planted(normal, positions, [feet[f] for f in held], free, moves, planted[:, held])
         step = normal.solve()
         for a, j in enumerate(free):  # each turn is about the joint, in the camera frame
             turn = Rotation.from_rotvec(step[:, 3 * a:3 * a + 3]).as_matrix()

@@ -3,6 +3,7 @@
 
     python scripts/bench.py [VIDEO] [--out anim.fbx] [--repeat 2] [--detector auto] [--end S]
     python scripts/bench.py --baseline mediapipe-graph:hog   (against the two-pass path, same process)
+    python scripts/bench.py --baseline mediapipe:auto:off    (against the same path without the fit)
     python scripts/bench.py /usr/share/doc/opencv-doc/examples/data/vtest.avi --end 30 --repeat 1
     python scripts/bench.py export [...]   (export speed per format: scripts/bench_export.py)
     python scripts/bench.py addon [...]    (Blender add-on import speed: scripts/bench_addon.py)
@@ -59,17 +60,19 @@ def main() -> int:
     ap.add_argument("--detector", default="auto", help="person detector, as `mocap run --detector`")
     ap.add_argument("--end", type=float, default=None, help="only the first END seconds")
     ap.add_argument("--backend", default="mediapipe", help="body estimator, as `mocap run --backend`")
-    ap.add_argument("--baseline", default=None, metavar="BACKEND[:DETECTOR]",
+    ap.add_argument("--fit", default="on", help="as `mocap run --fit`")
+    ap.add_argument("--baseline", default=None, metavar="BACKEND[:DETECTOR[:FIT]]",
                     help="also measure this configuration in the same process (e.g. mediapipe-graph:hog, the "
-                         "path before the one-pass perception) and report the speed-up against it")
+                         "path before the one-pass perception; mediapipe:auto:off, without the fit) and "
+                         "report the speed-up against it")
     args = ap.parse_args()
     path = Path(args.video)
     info = video.probe(path)
     n_dec, t_dec = min((decode_only(path, args.end) for _ in range(args.repeat)), key=lambda r: r[1])
-    reports = [measure(path, info, args, args.backend, args.detector, n_dec / t_dec)]
+    reports = [measure(path, info, args, args.backend, args.detector, n_dec / t_dec, args.fit)]
     if args.baseline:
-        backend, _, detector = args.baseline.partition(":")
-        reports.append(measure(path, info, args, backend, detector or "auto", n_dec / t_dec))
+        backend, detector, fit = (args.baseline.split(":") + ["auto", "on"])[:3]
+        reports.append(measure(path, info, args, backend, detector or "auto", n_dec / t_dec, fit or "on"))
         reports[0]["x_baseline_cold"] = round(reports[0]["cold_fps"] / reports[1]["cold_fps"], 2)
         reports[0]["x_baseline_warm"] = round(reports[0]["fps"] / reports[1]["fps"], 2)
     if args.json:
@@ -83,14 +86,15 @@ def main() -> int:
     return 0
 
 
-def measure(path: Path, info, args, backend: str, detector: str, decode_fps: float) -> dict:
+def measure(path: Path, info, args, backend: str, detector: str, decode_fps: float, fit: str = "on") -> dict:
     """One configuration's speed: warm (in this process, by stage) and cold (a fresh `mocap run`)."""
     cut = ["--end", str(args.end)] if args.end else []
     best = None
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeat):
             t = time.perf_counter()
-            result = run(path, Path(tmp) / args.out, RunOptions(backend=backend, detector=detector, end=args.end))
+            result = run(path, Path(tmp) / args.out, RunOptions(backend=backend, detector=detector, end=args.end,
+                                                                 fit=fit))
             wall = time.perf_counter() - t
             if best is None or wall < best[0]:
                 best = (wall, result)
@@ -98,7 +102,8 @@ def measure(path: Path, info, args, backend: str, detector: str, decode_fps: flo
         for _ in range(args.repeat):
             t = time.perf_counter()
             subprocess.run([sys.executable, "-m", "mocap", "run", str(path), "--out", str(Path(tmp) / args.out),
-                            "--backend", backend, "--detector", detector, "--progress", "none", *cut], check=True,
+                            "--backend", backend, "--detector", detector, "--fit", fit, "--progress", "none", *cut],
+                           check=True,
                            capture_output=True)
             cold.append(time.perf_counter() - t)
     wall, result = best
@@ -106,7 +111,7 @@ def measure(path: Path, info, args, backend: str, detector: str, decode_fps: flo
     cold_fps = result.frames / min(cold)
     return {
         "video": path.name, "size": f"{info.width}x{info.height}", "video_fps": info.fps,
-        "backend": backend, "detector": detector,
+        "backend": backend, "detector": detector, "fit": fit,
         "frames": result.frames, "cold_s": round(min(cold), 3), "cold_fps": round(cold_fps, 1),
         "cold_x_realtime": round(cold_fps / info.fps, 2),
         "wall_s": round(wall, 3), "fps": round(fps, 1),
@@ -123,7 +128,7 @@ def print_report(report: dict, info) -> None:
     people = report["people"]
     print(f"{report['video']} {report['size']} @ {info.fps:g} fps, {report['frames']} frames, "
           f"{people} {'person' if people == 1 else 'people'}, backend {report['backend']}, detector "
-          f"{report['detector']}")
+          f"{report['detector']}, fit {report['fit']}")
     print(f"cold `mocap run`: {report['cold_fps']} frames/s = {report['cold_x_realtime']}x real time "
           f"({report['cold_s']:.2f} s, fresh process)")
     print(f"warm pipeline:    {report['fps']} frames/s = {report['x_realtime']}x real time "

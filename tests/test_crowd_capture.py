@@ -65,3 +65,16 @@ def test_each_person_is_captured_accurately(outputs):
         # The blue shirt (side-on, ~117 px) is found at frame 12 of her 90 half-visible frames: 78.
         assert s["frames"] >= 75
         assert s["mpjpe"] < MAX_MPJPE and s["pa_mpjpe"] < MAX_PA_MPJPE, s
+
+
+def test_no_joint_moves_faster_than_a_body_can(outputs):
+    """The crowd once had a person standing in a crouch travel 1 m away and back (4.3 m/s) and a
+    wrist jump 25 cm in a frame (7.5 m/s). Measured now: wrists at most 2.5 m/s, roots 1.1 m/s,
+    any joint 2.9 m/s (a swinging foot); nobody here punches, runs or jumps far."""
+    scene = load_npz(outputs[1])
+    for motion in scene.motions.values():
+        names = list(motion.skeleton.names)
+        speed = np.linalg.norm(np.diff(motion.joint_positions(), axis=0), axis=-1) * motion.fps  # (T - 1, J) m/s
+        wrists = speed[:, [names.index("left_wrist"), names.index("right_wrist")]]
+        assert wrists.max() < 3.0 and speed[:, 0].max() < 2.0 and speed.max() < 4.0, (
+            wrists.max(), speed[:, 0].max(), speed.max())
