@@ -3,13 +3,13 @@
 A body estimator's 3D pose is a guess from one crop; its 2D joints are far surer
 (BlazePose's sit a few pixels from the true joints), but a pose built from 3D
 directions alone projects 10-30 px off them, most at the wrists and ankles. The fit
-turns the limbs, the chest and the body, and moves the root, so that the skeleton (with
+turns the thighs, knees, upper arms, elbows and the body, and moves the root, so that the skeleton (with
 the person's own proportions) projects onto the 2D joints under the camera's
 intrinsics, while it
 
 - stays near the estimator's pose (the depth it cannot see in 2D comes from there),
 - moves smoothly (the acceleration of the root, knees, ankles, elbows and wrists), and
-- keeps planted feet still (contacts found on the fit's own first step, from the feet's height
+- keeps planted ankles still (contacts found on the fit's own first step, from the feet's height
   and their speed across the camera's rays: the 2D joints make that speed sure, the depth
   along the rays is not).
 
