@@ -99,6 +99,15 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.linalg.norm(procrustes_align(pred, gt) - gt, axis=-1).mean() * 1000)
 
 
+def ground_truth_lengths(gt: dict) -> np.ndarray:
+    """(len(:data:`mocap.proportions.PARTS`),) the ground-truth skeleton's part lengths, metres
+    (median over frames; CMU joint names mapped by :data:`CMU_TO_SMPL`)."""
+    from .proportions import part_lengths
+
+    names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
+    return np.median(part_lengths(gt["joints_camera"], names), axis=0)
+
+
 def load_ground_truth(path) -> dict[str, np.ndarray]:
     """A ground-truth file as written by ``scripts/make_sample.py`` (see its docstring); its
     arrays' declared sizes are checked before any is read (:mod:`mocap.npz_check`)."""

@@ -31,11 +31,11 @@ from mocap import video  # noqa: E402
 from mocap.camera import camera_for  # noqa: E402
 from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
 from mocap.follow import landmarks_of  # noqa: E402
-from mocap.metrics import CMU_TO_SMPL, evaluate_scene, format_table, load_ground_truth  # noqa: E402
+from mocap.metrics import evaluate_scene, format_table, ground_truth_lengths, load_ground_truth  # noqa: E402
 from mocap.motion import Camera, Scene  # noqa: E402
 from mocap.pipeline import RunOptions, follow_people  # noqa: E402
 from mocap.progress import NullProgress  # noqa: E402
-from mocap.proportions import BONES, PARTS, body_lengths, part_lengths, proportioned  # noqa: E402
+from mocap.proportions import BONES, PARTS, body_lengths, proportioned  # noqa: E402
 from mocap.skeleton import neutral_skeleton  # noqa: E402
 from mocap.smooth import SMOOTHING_SECONDS  # noqa: E402
 from mocap.solve import solve_motion  # noqa: E402
@@ -53,12 +53,6 @@ def followed(path: Path):
     main = max(people, key=lambda t: len(people[t].rows))
     camera, _ = camera_for(info.width, info.height, options.camera, info.focal_35mm)
     return (*landmarks_of(people[main]), camera.K, info)
-
-
-def true_lengths(gt: dict) -> np.ndarray:
-    """(len(PARTS),) the ground-truth skeleton's part lengths, metres (median over frames)."""
-    names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
-    return np.median(part_lengths(gt["joints_camera"], names), axis=0)
 
 
 def score(clip: dict, factors: np.ndarray | None) -> dict:
@@ -82,7 +76,7 @@ def main() -> int:
         gt = load_ground_truth(gt_path)
         seen = followed(gt_path.with_name(clip + ".mp4"))
         measured = body_lengths(mpp.landmark_lengths(seen[1], seen[2][:, :, 2]))
-        clips[clip] = {"gt": gt, "followed": seen, "ratio": true_lengths(gt) / measured}
+        clips[clip] = {"gt": gt, "followed": seen, "ratio": ground_truth_lengths(gt) / measured}
     if not clips:
         print(f"no calibration renders in {CALIBRATION} (scripts/make_eval_set.py --set calib)")
         return 1

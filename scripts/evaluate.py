@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from mocap.estimators import mediapipe_pose as mpp  # noqa: E402
-from mocap.metrics import (CMU_TO_SMPL, evaluate_motion, evaluate_people, evaluate_scene,  # noqa: E402
-                           format_table, load_ground_truth)
+from mocap.metrics import (evaluate_motion, evaluate_people, evaluate_scene, format_table,  # noqa: E402
+                           ground_truth_lengths, load_ground_truth)
 from mocap.motion import load_npz  # noqa: E402
-from mocap.proportions import part_lengths, proportioned  # noqa: E402
+from mocap.proportions import proportioned  # noqa: E402
 from mocap.skeleton import forward_kinematics, neutral_skeleton  # noqa: E402
 
 
@@ -59,8 +59,7 @@ def cmu_as_landmarks(gt: dict) -> np.ndarray:
 
 
 def skeleton_floor(gt: dict) -> dict:
-    names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
-    sk = proportioned(neutral_skeleton(), np.median(part_lengths(gt["joints_camera"], names), axis=0))
+    sk = proportioned(neutral_skeleton(), ground_truth_lengths(gt))
     glob = mpp.global_rotations_from_landmarks(cmu_as_landmarks(gt), sk)
     pos, _ = forward_kinematics(mpp.local_from_global(glob, sk.parents), np.zeros((len(glob), 3)), sk)
     scores = evaluate_motion(pos, gt["times"], sk.names, gt)

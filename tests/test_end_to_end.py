@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLES
-from mocap.metrics import CMU_TO_SMPL, evaluate_scene, load_ground_truth
+from mocap.metrics import evaluate_scene, load_ground_truth
 from mocap.motion import load_npz
 from mocap.video import probe
 from readers import assimp_animation, blender_import_bvh, blender_import_fbx
@@ -116,13 +116,12 @@ def test_accuracy_against_ground_truth(motion):
 def test_the_performer_gets_their_own_proportions_in_the_files(motion):
     """The skeleton in the file has the performer's part lengths, measured over the clip (within
     4 % of the truth here, not a calibration clip), where the neutral skeleton is off by up to 29 %."""
-    from mocap.proportions import part_lengths, skeleton_lengths
+    from mocap.metrics import ground_truth_lengths
+    from mocap.proportions import skeleton_lengths
     from mocap.skeleton import neutral_skeleton
 
     _, m = motion
-    gt = load_ground_truth(GT)
-    names = [CMU_TO_SMPL.get(str(n), str(n)) for n in gt["joint_names"]]
-    truth = np.median(part_lengths(gt["joints_camera"], names), axis=0)
+    truth = ground_truth_lengths(load_ground_truth(GT))
     ours = np.abs(skeleton_lengths(m.skeleton) / truth - 1)
     neutral = np.abs(skeleton_lengths(neutral_skeleton()) / truth - 1)
     assert ours.max() < 0.08 and ours.mean() < 0.5 * neutral.mean(), (ours, neutral)
